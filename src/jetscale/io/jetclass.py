@@ -1,0 +1,196 @@
+"""Read and write JetClass-format ROOT files with uproot, chunk by chunk.
+
+A JetClass file holds one jet per entry of the TTree ``tree`` with jagged
+``part_*`` branches, one-hot ``label_*`` branches (float, bool or int in the real
+files) and scalar ``jet_*`` branches. :func:`iterate_jetclass` yields chunks in the
+internal layout of :mod:`jetscale.schema`, so a dataset larger than memory streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from jetscale import schema
+from jetscale.io.atomic import atomic_path
+from jetscale.io.errors import JetFileError
+from jetscale.io.paths import expand_paths
+from jetscale.io.quality import OnInvalid, QualityReport, clean_jets
+
+log = logging.getLogger(__name__)
+
+#: Jet-level fields a file must have for the features to be defined.
+REQUIRED_JET_FIELDS = ("pt", "eta", "phi", "energy")
+DEFAULT_STEP_SIZE = "100 MB"
+
+
+def iterate_jetclass(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    step_size: int | str = DEFAULT_STEP_SIZE,
+    constituent_fields: Sequence[str] | None = None,
+    on_invalid: OnInvalid = "drop",
+    report: QualityReport | None = None,
+) -> Iterator[ak.Array]:
+    """Yield chunks of jets in the internal layout from JetClass ROOT files.
+
+    ``paths`` may be a path, a glob, a directory, a ``.txt`` file list or a list of
+    those. ``step_size`` is entries (int) or memory (``"100 MB"``) per chunk.
+    ``constituent_fields`` restricts (and requires) the ``part_*`` branches read;
+    by default all sixteen are required. Invalid values are handled as documented
+    in :mod:`jetscale.io.quality` and counted in ``report``.
+    """
+    fields = tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    for field in fields:
+        if field not in schema.CONSTITUENT_FIELDS:
+            msg = f"unknown constituent field {field!r}; known: {', '.join(schema.CONSTITUENT_FIELDS)}"
+            raise ValueError(msg)
+    for path in expand_paths(paths):
+        yield from _iterate_file(path, step_size, fields, on_invalid, report)
+
+
+def read_jetclass(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    constituent_fields: Sequence[str] | None = None,
+    on_invalid: OnInvalid = "drop",
+    report: QualityReport | None = None,
+) -> ak.Array:
+    """Read whole JetClass files into one array (for small samples; use iterate otherwise)."""
+    chunks = list(iterate_jetclass(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report))
+    return ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+
+
+def _open_tree(path: Path) -> Any:
+    try:
+        file = uproot.open(path)
+    except Exception as err:
+        raise JetFileError(path, f"cannot open as a ROOT file ({type(err).__name__}: {err})") from err
+    if schema.TREE_NAME not in file:
+        keys = ", ".join(sorted({k.split(";")[0] for k in file.keys()})) or "none"
+        raise JetFileError(path, f"no TTree {schema.TREE_NAME!r} (keys: {keys})")
+    try:
+        return file[schema.TREE_NAME]
+    except Exception as err:
+        raise JetFileError(path, f"cannot read TTree {schema.TREE_NAME!r} ({type(err).__name__}: {err})") from err
+
+
+def _iterate_file(
+    path: Path,
+    step_size: int | str,
+    fields: Sequence[str],
+    on_invalid: OnInvalid,
+    report: QualityReport | None,
+) -> Iterator[ak.Array]:
+    tree = _open_tree(path)
+    available = set(tree.keys())
+    particle_branches = [f"part_{f}" for f in fields]
+    jet_branches = [b for b in schema.JET_BRANCHES if b in available]
+    label_branches = [b for b in schema.LABEL_BRANCHES if b in available]
+    for branch in particle_branches + [f"jet_{f}" for f in REQUIRED_JET_FIELDS]:
+        if branch not in available:
+            raise JetFileError(path, "branch missing", branch)
+    if label_branches and len(label_branches) != len(schema.LABEL_BRANCHES):
+        missing = sorted(set(schema.LABEL_BRANCHES) - set(label_branches))
+        raise JetFileError(path, f"label branches incomplete (missing {', '.join(missing)})", missing[0])
+    for branch in particle_branches:
+        _check_interpretation(path, tree[branch], jagged=True)
+    for branch in jet_branches + label_branches:
+        _check_interpretation(path, tree[branch], jagged=False)
+
+    branches = particle_branches + jet_branches + label_branches
+    try:
+        for arrays in tree.iterate(branches, step_size=step_size, library="ak"):
+            jets = _to_internal(path, arrays, fields, jet_branches, label_branches)
+            yield clean_jets(jets, str(path), on_invalid, report)
+    except JetFileError:
+        raise
+    except Exception as err:
+        raise JetFileError(path, f"corrupt or truncated data ({type(err).__name__}: {err})") from err
+
+
+def _check_interpretation(path: Path, branch: Any, jagged: bool) -> None:
+    interp = branch.interpretation
+    if jagged:
+        content = getattr(interp, "content", None)
+        if not isinstance(interp, uproot.interpretation.jagged.AsJagged) or content is None:
+            raise JetFileError(path, f"expected a jagged numeric branch, found {branch.typename!r}", branch.name)
+        dtype = getattr(content, "to_dtype", None)
+    else:
+        if not isinstance(interp, uproot.interpretation.numerical.AsDtype):
+            raise JetFileError(path, f"expected a numeric scalar branch, found {branch.typename!r}", branch.name)
+        dtype = interp.to_dtype
+    if dtype is None or np.dtype(dtype).kind not in "biuf" or np.dtype(dtype).shape != ():
+        raise JetFileError(path, f"expected numeric values, found {branch.typename!r}", branch.name)
+
+
+def _to_internal(
+    path: Path,
+    arrays: ak.Array,
+    fields: Sequence[str],
+    jet_branches: Sequence[str],
+    label_branches: Sequence[str],
+) -> ak.Array:
+    constituents = {}
+    for field in fields:
+        values = arrays[f"part_{field}"]
+        target = np.int32 if field in schema.CONSTITUENT_INT_FIELDS else np.float32
+        constituents[field] = ak.values_astype(values, target)
+    content: dict[str, Any] = {
+        branch.removeprefix("jet_"): ak.to_numpy(arrays[branch]).astype(np.float32) for branch in jet_branches
+    }
+    content["label"] = _labels_to_index(path, arrays, label_branches)
+    content["constituents"] = ak.zip(constituents, depth_limit=None)
+    return ak.zip(content, depth_limit=1)
+
+
+def _labels_to_index(path: Path, arrays: ak.Array, label_branches: Sequence[str]) -> np.ndarray:
+    """One-hot ``label_*`` branches (any numeric dtype) to a class index; -1 without labels."""
+    n = len(arrays)
+    if not label_branches:
+        return np.full(n, -1, dtype=np.int32)
+    onehot = np.stack([ak.to_numpy(arrays[b]).astype(np.float64) for b in label_branches], axis=1)
+    set_per_jet = (onehot != 0).sum(axis=1)
+    bad = np.flatnonzero(set_per_jet != 1)
+    if bad.size:
+        msg = f"{bad.size} jets are not one-hot over label_* (first entry {int(bad[0])} has {int(set_per_jet[bad[0]])} labels set)"
+        raise JetFileError(path, msg, "label_*")
+    return np.argmax(onehot != 0, axis=1).astype(np.int32)
+
+
+def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: str = "bool") -> Path:
+    """Write jets in the internal layout as a JetClass ROOT file, atomically.
+
+    Branch names, tree name and jagged layout are JetClass's; uproot adds the
+    counter branch ``npart`` that every jagged TTree needs. Constituent floats are
+    float32, PID flags int32, jet-level values float32, labels ``label_dtype``.
+    """
+    final = Path(path)
+    data: dict[str, Any] = {}
+    consts = jets["constituents"]
+    data["part"] = ak.zip(
+        {
+            f: ak.values_astype(consts[f], np.int32 if f in schema.CONSTITUENT_INT_FIELDS else np.float32)
+            for f in schema.CONSTITUENT_FIELDS
+        }
+    )
+    labels = ak.to_numpy(jets["label"]).astype(np.int64)
+    for index, branch in enumerate(schema.LABEL_BRANCHES):
+        data[branch] = (labels == index).astype(label_dtype)
+    for field, branch in zip(schema.JET_FIELDS, schema.JET_BRANCHES, strict=True):
+        data[branch] = ak.to_numpy(jets[field]).astype(np.float32)
+    with atomic_path(final) as tmp:
+        with uproot.recreate(tmp) as file:
+            tree = file.mktree(schema.TREE_NAME, {k: _branch_type(v) for k, v in data.items()})
+            if len(jets):
+                tree.extend(data)
+    return final
+
+
+def _branch_type(values: Any) -> Any:
+    return values.type if isinstance(values, ak.Array) else values.dtype

@@ -1,0 +1,42 @@
+"""One entry point that reads any supported jet file by its suffix."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+
+import awkward as ak
+
+from jetscale.io.errors import JetFileError
+from jetscale.io.jetclass import DEFAULT_STEP_SIZE, iterate_jetclass
+from jetscale.io.parquet import iterate_parquet
+from jetscale.io.paths import expand_paths
+from jetscale.io.quality import OnInvalid, QualityReport
+
+
+def iterate_jets(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    step_size: int | str = DEFAULT_STEP_SIZE,
+    constituent_fields: Sequence[str] | None = None,
+    on_invalid: OnInvalid = "drop",
+    report: QualityReport | None = None,
+) -> Iterator[ak.Array]:
+    """Yield internal-layout chunks from ``.root`` (JetClass) and ``.parquet`` files."""
+    for path in expand_paths(paths):
+        if path.suffix == ".parquet":
+            yield from iterate_parquet(path, constituent_fields, on_invalid, report)
+        elif path.suffix == ".root":
+            yield from iterate_jetclass(path, step_size, constituent_fields, on_invalid, report)
+        else:
+            raise JetFileError(path, "unsupported file type (expected .root or .parquet)")
+
+
+def read_jets(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    constituent_fields: Sequence[str] | None = None,
+    on_invalid: OnInvalid = "drop",
+    report: QualityReport | None = None,
+) -> ak.Array:
+    """Read all jets of small files into memory in the internal layout."""
+    chunks = list(iterate_jets(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report))
+    return ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
