@@ -1,0 +1,248 @@
+"""``build_features``: jets with constituents in, the padded tagger input block out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import awkward as ak
+import numpy as np
+
+from jetscale.features import kernel
+from jetscale.features.columns import flat_columns
+from jetscale.features.registry import DEFAULT_FEATURE_SET, feature_set, required_fields
+
+PadMode = Literal["constant", "wrap"]
+FLAG_FIELDS = ("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")
+_EMPTY_F32 = np.zeros(0, dtype=np.float32)
+
+
+def build_features(
+    jets: Any,
+    feature_set: str = DEFAULT_FEATURE_SET,
+    max_particles: int = 128,
+    pad_mode: PadMode = "constant",
+    *,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[Any, Any]:
+    """Per-constituent feature arrays of every jet, sorted, standardized and padded.
+
+    ``jets`` is an awkward array in jetscale's internal layout (jet fields ``pt``
+    and ``energy`` in GeV, jagged ``constituents`` with JetClass field names): eager,
+    coffea-virtual, a typetracer, or a dask-awkward collection.
+
+    Constituents are ordered by descending pT = hypot(px, py), ties kept in input
+    order; the first ``max_particles`` are kept. Padded slots hold each feature's
+    pad value (``pad_mode="constant"``) or repeat the jet's own constituents
+    cyclically (``"wrap"``, like ``numpy.pad(mode="wrap")``; a jet with no
+    constituents is padded with constants). Padded slots are False in the mask.
+
+    Returns ``(x, mask)``: for eager input NumPy arrays, float32 ``(N, P, F)``
+    C-contiguous and bool ``(N, P)``; for dask-awkward input, dask-awkward arrays of
+    the same per-jet shapes; for typetracer input, typetracers.
+
+    ``out=(x_buffer, mask_buffer)`` (eager input only) writes into the first N rows
+    of preallocated arrays and returns those views: a batch loop that reuses one
+    buffer skips the page faults of a fresh multi-MB allocation per batch, which
+    on small VMs cost as much as the kernel itself (see :func:`feature_batches`).
+
+    Raises ``ValueError`` naming the field if a needed field is missing or an input
+    value is non-finite or non-positive where a logarithm needs it (clean file input
+    with :func:`jetscale.io.clean_jets` first; the readers do that already).
+    """
+    specs = _check_arguments(feature_set, max_particles, pad_mode)
+    module = type(jets).__module__
+    if out is not None and (module.startswith("dask_awkward") or ak.backend(jets) == "typetracer"):
+        msg = "out= buffers apply to eager arrays only"
+        raise ValueError(msg)
+    if module.startswith("dask_awkward"):
+        return _build_dask(jets, feature_set, max_particles, pad_mode)
+    if ak.backend(jets) == "typetracer":
+        return _build_typetracer(jets, feature_set, max_particles, len(specs))
+    return _build_eager(jets, feature_set, max_particles, pad_mode, out)
+
+
+def feature_batches(
+    jets: ak.Array,
+    batch_size: int,
+    feature_set: str = DEFAULT_FEATURE_SET,
+    max_particles: int = 128,
+    pad_mode: PadMode = "constant",
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(start, x, mask)`` for consecutive batches of eager ``jets``.
+
+    ``x`` and ``mask`` are views into one reused buffer: consume (or copy) them
+    before advancing the iterator. Memory stays bounded by ``batch_size``.
+    """
+    if batch_size < 1:
+        msg = f"batch_size must be positive, got {batch_size}"
+        raise ValueError(msg)
+    n_features = len(_check_arguments(feature_set, max_particles, pad_mode))
+    size = min(batch_size, len(jets))
+    buffers = (
+        np.empty((size, max_particles, n_features), dtype=np.float32),
+        np.empty((size, max_particles), dtype=np.bool_),
+    )
+    for start in range(0, len(jets), batch_size):
+        x, mask = _build_eager(jets[start : start + batch_size], feature_set, max_particles, pad_mode, buffers)
+        yield start, x, mask
+
+
+def _check_arguments(name: str, max_particles: int, pad_mode: str) -> tuple[Any, ...]:
+    specs = feature_set(name)
+    if not isinstance(max_particles, int | np.integer) or max_particles < 1:
+        msg = f"max_particles must be a positive integer, got {max_particles!r}"
+        raise ValueError(msg)
+    if pad_mode not in ("constant", "wrap"):
+        msg = f"pad_mode must be 'constant' or 'wrap', got {pad_mode!r}"
+        raise ValueError(msg)
+    return specs
+
+
+def _get(array: Any, field: str, where: str) -> Any:
+    """Field or behaviour property (coffea's FatJet has ``energy`` only as a property)."""
+    if field in ak.fields(array):
+        return array[field]
+    try:
+        return getattr(array, field)
+    except AttributeError:
+        msg = f"{where} has no field {field!r} (fields: {', '.join(ak.fields(array))})"
+        raise ValueError(msg) from None
+
+
+def _build_eager(
+    jets: ak.Array,
+    name: str,
+    max_particles: int,
+    pad_mode: PadMode,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    specs = feature_set(name)
+    constituent_fields, jet_fields = required_fields(name)
+    consts = _get(jets, "constituents", "jets")
+    offsets, flat = flat_columns(consts, sorted(set(constituent_fields) | {"px", "py"}))
+    columns: dict[str, np.ndarray] = {
+        field: np.ascontiguousarray(values, dtype=np.int32 if field in FLAG_FIELDS else np.float32)
+        for field, values in flat.items()
+    }
+    jet_columns = {f: np.ascontiguousarray(ak.to_numpy(_get(jets, f, "jets")), dtype=np.float32) for f in jet_fields}
+    _validate(columns, jet_columns)
+
+    order, _ = kernel.order_by_pt(offsets, columns["px"], columns["py"])
+    flags = (
+        np.stack([columns[f] for f in FLAG_FIELDS])
+        if all(f in columns for f in FLAG_FIELDS)
+        else np.zeros((5, 0), dtype=np.int32)
+    )
+    n_jets, n_features = len(offsets) - 1, len(specs)
+    x, mask = _output_arrays(n_jets, max_particles, n_features, out)
+    kernel.fill_kernel(name)(
+        x,
+        mask,
+        np.array([s.pad_value for s in specs], dtype=np.float32),
+        offsets,
+        order,
+        pad_mode == "wrap",
+        *_transcendentals(columns),
+        *(columns.get(f, _EMPTY_F32) for f in ("px", "py", "pz", "energy", "deta", "dphi")),
+        *(columns.get(f, _EMPTY_F32) for f in ("d0err", "dzerr", "charge")),
+        flags,
+        jet_columns["pt"],
+        jet_columns["energy"],
+    )
+    return x, mask
+
+
+def _output_arrays(
+    n_jets: int, max_particles: int, n_features: int, out: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    if out is None:
+        return (
+            np.empty((n_jets, max_particles, n_features), dtype=np.float32),
+            np.empty((n_jets, max_particles), dtype=np.bool_),
+        )
+    x_buffer, mask_buffer = out
+    shape_ok = (
+        x_buffer.dtype == np.float32
+        and mask_buffer.dtype == np.bool_
+        and x_buffer.shape[0] >= n_jets
+        and x_buffer.shape[1:] == (max_particles, n_features)
+        and mask_buffer.shape[0] >= n_jets
+        and mask_buffer.shape[1:] == (max_particles,)
+        and x_buffer.flags.c_contiguous
+        and mask_buffer.flags.c_contiguous
+    )
+    if not shape_ok:
+        msg = (
+            f"out buffers must be C-contiguous float32 (>= {n_jets}, {max_particles}, {n_features}) and "
+            f"bool (>= {n_jets}, {max_particles}); got {x_buffer.dtype}{x_buffer.shape} and {mask_buffer.dtype}{mask_buffer.shape}"
+        )
+        raise ValueError(msg)
+    return x_buffer[:n_jets], mask_buffer[:n_jets]
+
+
+def _transcendentals(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """log(pt), log(E), tanh(d0), tanh(dz) with NumPy's vectorized float32 math."""
+    px, py = columns["px"], columns["py"]
+    log_pt = np.log(px * px + py * py)
+    log_pt *= 0.5
+    log_e = np.log(columns["energy"]) if "energy" in columns else _EMPTY_F32
+    tanh_d0 = np.tanh(columns["d0val"]) if "d0val" in columns else _EMPTY_F32
+    tanh_dz = np.tanh(columns["dzval"]) if "dzval" in columns else _EMPTY_F32
+    return log_pt, log_e, tanh_d0, tanh_dz
+
+
+def _validate(columns: dict[str, np.ndarray], jet_columns: dict[str, np.ndarray]) -> None:
+    """Refuse inputs that would give NaN or a silently clipped infinity."""
+    for field, values in columns.items():
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            n_bad = int((~np.isfinite(values)).sum())
+            msg = f"constituent field {field!r} has {n_bad} non-finite values; clean the jets first (jetscale.io.clean_jets)"
+            raise ValueError(msg)
+    if "energy" in columns and not (columns["energy"] > 0).all():
+        n_bad = int((columns["energy"] <= 0).sum())
+        msg = f"constituent field 'energy' has {n_bad} values <= 0; clean the jets first (jetscale.io.clean_jets)"
+        raise ValueError(msg)
+    if not ((columns["px"] != 0) | (columns["py"] != 0)).all():
+        n_bad = int(((columns["px"] == 0) & (columns["py"] == 0)).sum())
+        msg = f"constituent fields 'px', 'py' give pt == 0 for {n_bad} constituents; clean the jets first (jetscale.io.clean_jets)"
+        raise ValueError(msg)
+    for field, values in jet_columns.items():
+        if not (np.isfinite(values) & (values > 0)).all():
+            n_bad = int((~(np.isfinite(values) & (values > 0))).sum())
+            msg = f"jet field {field!r} has {n_bad} non-finite or non-positive values; clean the jets first (jetscale.io.clean_jets)"
+            raise ValueError(msg)
+
+
+def _build_typetracer(jets: Any, name: str, max_particles: int, n_features: int) -> tuple[Any, Any]:
+    """Touch exactly the needed columns and return outputs of the right type, unknown length."""
+    constituent_fields, jet_fields = required_fields(name)
+    consts = _get(jets, "constituents", "jets")
+    for field in set(constituent_fields) | {"px", "py"}:
+        ak.typetracer.touch_data(_get(consts, field, "jets.constituents"))
+    for field in jet_fields:
+        ak.typetracer.touch_data(_get(jets, field, "jets"))
+    x = ak.Array(np.zeros((0, max_particles, n_features), dtype=np.float32))
+    mask = ak.Array(np.zeros((0, max_particles), dtype=np.bool_))
+    return (
+        ak.Array(x.layout.to_typetracer(forget_length=True)),
+        ak.Array(mask.layout.to_typetracer(forget_length=True)),
+    )
+
+
+def _partition(jets: ak.Array, name: str, max_particles: int, pad_mode: PadMode) -> ak.Array:
+    if ak.backend(jets) == "typetracer":
+        x, mask = _build_typetracer(jets, name, max_particles, len(feature_set(name)))
+    else:
+        x_np, mask_np = _build_eager(jets, name, max_particles, pad_mode)
+        x, mask = ak.Array(x_np), ak.Array(mask_np)
+    return ak.zip({"x": x, "mask": mask}, depth_limit=1)
+
+
+def _build_dask(jets: Any, name: str, max_particles: int, pad_mode: PadMode) -> tuple[Any, Any]:
+    import dask_awkward as dak
+
+    result = dak.map_partitions(
+        _partition, jets, name, max_particles, pad_mode, label="jetscale-build-features"
+    )
+    return result["x"], result["mask"]

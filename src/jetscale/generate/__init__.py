@@ -1,0 +1,30 @@
+"""JetClass-format jets from Pythia 8 + FastJet + a parametrised detector card.
+
+``generate(out_dir, classes, jets_per_class, detector="cms", seed=1, workers=1)``
+writes one JetClass ROOT file per class. The pipeline, one module per step:
+
+* :mod:`.processes` -- Pythia settings per class (13 TeV, pT-hat window, forced decays);
+* :mod:`.events` -- Pythia set-up and final-state particles into numpy;
+* :mod:`.truth` -- resonance decays and DeltaR matching to jets;
+* :mod:`.cards` / :mod:`.detector` -- detector cards and the detector response;
+* :mod:`.substructure` -- anti-kT clustering, soft drop and N-subjettiness (FastJet);
+* :mod:`.jets` -- jets in the window to JetClass records;
+* :mod:`.run` -- work units, seeds, worker processes, files and the summary.
+
+Needs the ``gen`` extra (``pythia8mc``, ``fastjet``).
+"""
+
+from __future__ import annotations
+
+from jetscale.generate.cards import CardError, DetectorCard, available_cards, load_card
+from jetscale.generate.run import GenerationSummary, generate, generate_class
+
+__all__ = [
+    "CardError",
+    "DetectorCard",
+    "GenerationSummary",
+    "available_cards",
+    "generate",
+    "generate_class",
+    "load_card",
+]
