@@ -120,6 +120,13 @@ def _build_eager(
     specs = feature_set(name)
     constituent_fields, jet_fields = required_fields(name)
     consts = _get(jets, "constituents", "jets")
+    missing = [f for f in constituent_fields if f not in ak.fields(consts)]
+    if missing:
+        msg = (
+            f"feature set {name!r} needs constituent fields missing from jets.constituents: "
+            f"{', '.join(missing)} (present: {', '.join(ak.fields(consts))})"
+        )
+        raise ValueError(msg)
     offsets, flat = flat_columns(consts, sorted(set(constituent_fields) | {"px", "py"}))
     columns: dict[str, np.ndarray] = {
         field: np.ascontiguousarray(values, dtype=np.int32 if field in FLAG_FIELDS else np.float32)

@@ -9,6 +9,7 @@ them, and leaves everything else (charge, eta, selection) to vectorised numpy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -74,8 +75,9 @@ class ChargeTable:
 def stack_events(per_event: Sequence[tuple[list[Any], ...]], charge_of: ChargeTable) -> GenParticles:
     """Concatenate the :func:`final_particles` output of many events into :class:`GenParticles`."""
     counts = np.array([len(ev[0]) for ev in per_event], dtype=np.int64)
+    total = int(counts.sum())
     columns = [
-        np.fromiter((x for ev in per_event for x in ev[k]), dtype=np.int64 if k == 4 else np.float64, count=int(counts.sum()))
+        np.fromiter(chain.from_iterable(ev[k] for ev in per_event), np.int64 if k == 4 else np.float64, total)
         for k in range(len(_FIELDS))
     ]
     px, py, pz, energy, pdgid, vx, vy, vz = columns

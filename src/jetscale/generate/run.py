@@ -91,12 +91,14 @@ def unit_seeds(seed: int, class_name: str, unit_index: int) -> tuple[int, np.ran
     return pythia_seed, detector_child
 
 
-def work_units(classes: list[str], jets_per_class: int, detector: str, seed: int) -> list[WorkUnit]:
-    """Fixed work units: ``ceil(jets_per_class / UNIT_JETS)`` per class, the last one partial."""
+def work_units(
+    classes: list[str], jets_per_class: int, detector: str, seed: int, unit_jets: int = UNIT_JETS
+) -> list[WorkUnit]:
+    """Fixed work units: ``ceil(jets_per_class / unit_jets)`` per class, the last one partial."""
     units = []
     for name in classes:
-        for index, start in enumerate(range(0, jets_per_class, UNIT_JETS)):
-            units.append(WorkUnit(name, index, min(UNIT_JETS, jets_per_class - start), detector, seed))
+        for index, start in enumerate(range(0, jets_per_class, unit_jets)):
+            units.append(WorkUnit(name, index, min(unit_jets, jets_per_class - start), detector, seed))
     return units
 
 
@@ -154,9 +156,11 @@ def _run_batch(
     return build_jets(reco, BATCH_EVENTS, label, select)
 
 
-def generate_class(class_name: str, n_jets: int, detector: str = "cms", seed: int = 1) -> ak.Array:
+def generate_class(
+    class_name: str, n_jets: int, detector: str = "cms", seed: int = 1, unit_jets: int = UNIT_JETS
+) -> ak.Array:
     """``n_jets`` jets of one class in memory (one process), identical to :func:`generate`'s."""
-    units = work_units([class_name], n_jets, detector, seed)
+    units = work_units([class_name], n_jets, detector, seed, unit_jets)
     return ak.concatenate([run_unit(u).jets for u in units])
 
 
@@ -168,11 +172,14 @@ def generate(
     seed: int = 1,
     workers: int = 1,
     progress: bool = True,
+    unit_jets: int = UNIT_JETS,
 ) -> GenerationSummary:
     """Generate JetClass-format jets and write one file per class into ``out_dir``.
 
     Files are ``<Class>_<detector>_s<seed>.root`` (written atomically). The output
-    for a given seed does not depend on ``workers``. Returns a summary with jets/s.
+    for a given ``(seed, unit_jets)`` does not depend on ``workers``; ``unit_jets``
+    (jets per work unit, the grain of parallelism) is best left at its default.
+    Returns a summary with jets/s.
     """
     for name in classes:
         schema.class_index(name)
@@ -182,6 +189,9 @@ def generate(
     if jets_per_class <= 0:
         msg = f"jets_per_class must be positive, got {jets_per_class}"
         raise ValueError(msg)
+    if unit_jets <= 0:
+        msg = f"unit_jets must be positive, got {unit_jets}"
+        raise ValueError(msg)
     if workers <= 0:
         msg = f"workers must be positive, got {workers}"
         raise ValueError(msg)
@@ -189,7 +199,7 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    units = work_units(classes, jets_per_class, detector, seed)
+    units = work_units(classes, jets_per_class, detector, seed, unit_jets)
     results: dict[tuple[str, int], UnitResult] = {}
     start = time.perf_counter()
     with tqdm(total=len(classes) * jets_per_class, unit="jet", disable=not progress, desc="generate") as bar:

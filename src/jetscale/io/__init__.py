@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jetscale.io.errors import JetFileError
-from jetscale.io.jetclass import iterate_jetclass, read_jetclass, write_jetclass
+from jetscale.io.jetclass import iterate_jetclass, jets_from_branches, read_jetclass, write_jetclass
 from jetscale.io.parquet import iterate_parquet, read_parquet, write_parquet
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import QualityReport, clean_jets
@@ -17,6 +17,7 @@ __all__ = [
     "iterate_jetclass",
     "iterate_jets",
     "iterate_parquet",
+    "jets_from_branches",
     "read_jetclass",
     "read_jets",
     "read_parquet",

@@ -106,7 +106,7 @@ def _iterate_file(
     branches = particle_branches + jet_branches + label_branches
     try:
         for arrays in tree.iterate(branches, step_size=step_size, library="ak"):
-            jets = _to_internal(path, arrays, fields, jet_branches, label_branches)
+            jets = _to_internal(path, arrays, fields, label_branches)
             yield clean_jets(jets, str(path), on_invalid, report)
     except JetFileError:
         raise
@@ -129,38 +129,60 @@ def _check_interpretation(path: Path, branch: Any, jagged: bool) -> None:
         raise JetFileError(path, f"expected numeric values, found {branch.typename!r}", branch.name)
 
 
+def jets_from_branches(arrays: Any, constituent_fields: Sequence[str] | None = None) -> Any:
+    """Map JetClass branches (``part_*``, ``jet_*``, ``label_*``) to the internal layout.
+
+    Pure awkward, so it works on eager arrays, coffea's virtual arrays (e.g.
+    ``NanoEventsFactory.from_root({path: "tree"}, schemaclass=BaseSchema)``),
+    typetracers and dask-awkward collections alike. Labels become an int32 class
+    index (-1 when the input carries no ``label_*`` branches); one-hot validity is
+    checked by the file readers, not here.
+    """
+    fields = tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    present = set(ak.fields(arrays))
+    constituents = {
+        field: ak.values_astype(
+            arrays[f"part_{field}"], np.int32 if field in schema.CONSTITUENT_INT_FIELDS else np.float32
+        )
+        for field in fields
+    }
+    content: dict[str, Any] = {
+        field: ak.values_astype(arrays[branch], np.float32)
+        for field, branch in zip(schema.JET_FIELDS, schema.JET_BRANCHES, strict=True)
+        if branch in present
+    }
+    if all(branch in present for branch in schema.LABEL_BRANCHES):
+        label = None
+        for index, branch in enumerate(schema.LABEL_BRANCHES):
+            term = ak.values_astype(arrays[branch] != 0, np.int32) * index
+            label = term if label is None else label + term
+        content["label"] = label
+    else:
+        content["label"] = ak.values_astype(ak.zeros_like(arrays["jet_pt"]), np.int32) - 1
+    content["constituents"] = ak.zip(constituents)
+    return ak.zip(content, depth_limit=1)
+
+
 def _to_internal(
     path: Path,
     arrays: ak.Array,
     fields: Sequence[str],
-    jet_branches: Sequence[str],
     label_branches: Sequence[str],
 ) -> ak.Array:
-    constituents = {}
-    for field in fields:
-        values = arrays[f"part_{field}"]
-        target = np.int32 if field in schema.CONSTITUENT_INT_FIELDS else np.float32
-        constituents[field] = ak.values_astype(values, target)
-    content: dict[str, Any] = {
-        branch.removeprefix("jet_"): ak.to_numpy(arrays[branch]).astype(np.float32) for branch in jet_branches
-    }
-    content["label"] = _labels_to_index(path, arrays, label_branches)
-    content["constituents"] = ak.zip(constituents, depth_limit=None)
-    return ak.zip(content, depth_limit=1)
+    if label_branches:
+        _check_one_hot(path, arrays, label_branches)
+    return jets_from_branches(arrays, fields)
 
 
-def _labels_to_index(path: Path, arrays: ak.Array, label_branches: Sequence[str]) -> np.ndarray:
-    """One-hot ``label_*`` branches (any numeric dtype) to a class index; -1 without labels."""
-    n = len(arrays)
-    if not label_branches:
-        return np.full(n, -1, dtype=np.int32)
-    onehot = np.stack([ak.to_numpy(arrays[b]).astype(np.float64) for b in label_branches], axis=1)
-    set_per_jet = (onehot != 0).sum(axis=1)
+def _check_one_hot(path: Path, arrays: ak.Array, label_branches: Sequence[str]) -> None:
+    """Every jet must have exactly one ``label_*`` set (any numeric dtype)."""
+    set_per_jet = np.zeros(len(arrays), dtype=np.int64)
+    for branch in label_branches:
+        set_per_jet += ak.to_numpy(arrays[branch]).astype(np.float64) != 0
     bad = np.flatnonzero(set_per_jet != 1)
     if bad.size:
         msg = f"{bad.size} jets are not one-hot over label_* (first entry {int(bad[0])} has {int(set_per_jet[bad[0]])} labels set)"
         raise JetFileError(path, msg, "label_*")
-    return np.argmax(onehot != 0, axis=1).astype(np.int32)
 
 
 def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: str = "bool") -> Path:

@@ -1,0 +1,82 @@
+"""Shared fixtures: small synthetic jets (fast, for unit tests) and paths to shared data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import vector
+
+SHARED_NANOAOD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nanoaod"
+FLAGS = ("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")
+
+
+def synthetic_jets(n_jets: int, seed: int = 0, mean_particles: float = 40.0) -> ak.Array:
+    """Jets in the internal layout with physical, non-degenerate values (not sorted by pT).
+
+    Constituent pT fractions are exponential, directions Gaussian around the jet
+    axis, four-vectors built with ``vector`` so px/py/pz/E are consistent.
+    """
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(mean_particles, n_jets) + 1
+    n = int(counts.sum())
+    jet_pt = rng.uniform(500, 1000, n_jets)
+    jet_eta = rng.uniform(-2, 2, n_jets)
+    jet_phi = rng.uniform(-np.pi, np.pi, n_jets)
+    owner = np.repeat(np.arange(n_jets), counts)
+    frac = rng.exponential(1.0, n)
+    frac /= np.bincount(owner, weights=frac)[owner]
+    deta, dphi = rng.normal(0, 0.2, n), rng.normal(0, 0.2, n)
+    p4 = vector.array(
+        {"pt": frac * jet_pt[owner], "eta": jet_eta[owner] + deta, "phi": jet_phi[owner] + dphi, "mass": np.full(n, 0.14)}
+    )
+    columns = {
+        "px": p4.px,
+        "py": p4.py,
+        "pz": p4.pz,
+        "energy": p4.E,
+        "deta": deta,
+        "dphi": dphi,
+        "d0val": rng.normal(0, 0.05, n),
+        "d0err": rng.uniform(0.005, 0.2, n),
+        "dzval": rng.normal(0, 0.1, n),
+        "dzerr": rng.uniform(0.005, 0.2, n),
+        "charge": rng.integers(-1, 2, n),
+    }
+    constituents = {k: ak.unflatten(np.asarray(v, dtype=np.float32), counts) for k, v in columns.items()}
+    pid = rng.integers(0, 5, n)
+    for index, flag in enumerate(FLAGS):
+        constituents[flag] = ak.unflatten((pid == index).astype(np.int32), counts)
+    jet_p4 = vector.array({"pt": jet_pt, "eta": jet_eta, "phi": jet_phi, "mass": rng.uniform(10, 200, n_jets)})
+    content = {
+        "pt": jet_pt,
+        "eta": jet_eta,
+        "phi": jet_phi,
+        "energy": jet_p4.E,
+        "nparticles": counts,
+        "sdmass": rng.uniform(0, 200, n_jets),
+        **{f"tau{k}": rng.uniform(0, 1, n_jets) for k in range(1, 5)},
+    }
+    record = {k: np.asarray(v, dtype=np.float32) for k, v in content.items()}
+    record["label"] = rng.integers(0, 10, n_jets).astype(np.int32)
+    record["constituents"] = ak.zip(constituents)
+    return ak.zip(record, depth_limit=1)
+
+
+@pytest.fixture
+def make_jets() -> Callable[..., ak.Array]:
+    return synthetic_jets
+
+
+@pytest.fixture(scope="session")
+def nanoaod_dir() -> Path:
+    """The shared NanoAOD samples; missing in CI is a failure, not a skip."""
+    if not SHARED_NANOAOD.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared NanoAOD samples missing at {SHARED_NANOAOD}")
+        pytest.skip(f"shared NanoAOD samples not found at {SHARED_NANOAOD}")
+    return SHARED_NANOAOD
