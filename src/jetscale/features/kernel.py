@@ -83,25 +83,34 @@ KERNEL_ARGUMENTS = (
 _TEMPLATE = """
 def fill_features({arguments}):
     n_jets, n_slots, n_features = out.shape
+    flat = out.reshape(n_jets * n_slots * n_features)  # flat indexing: no per-slot views
+    flat_mask = mask.reshape(n_jets * n_slots)
+    uniform_pad = True
+    for f in range(n_features):
+        uniform_pad = uniform_pad and pad_value[f] == pad_value[0]
     for j in range(n_jets):
         start = offsets[j]
         n_kept = min(offsets[j + 1] - start, n_slots)
         log_jet_pt = math.log(jet_pt[j])
         log_jet_e = math.log(jet_energy[j])
         inv_jet_pt = 1.0 / jet_pt[j]
-        for p in range(n_slots):
-            row = out[j, p]
-            if p < n_kept:
-                i = order[start + p]
-                mask[j, p] = True
-            elif wrap and n_kept > 0:
-                i = order[start + p % n_kept]
-                mask[j, p] = False
+        slot0 = j * n_slots
+        flat_mask[slot0 : slot0 + n_kept] = True
+        flat_mask[slot0 + n_kept : slot0 + n_slots] = False
+        n_filled = n_kept
+        if n_kept == 0 or not wrap:
+            # Padded tail is one contiguous block: a memset when all pad values agree.
+            tail, end = (slot0 + n_kept) * n_features, (slot0 + n_slots) * n_features
+            if uniform_pad:
+                flat[tail:end] = pad_value[0]
             else:
-                mask[j, p] = False
-                for f in range(n_features):
-                    row[f] = pad_value[f]
-                continue
+                for k in range(tail, end):
+                    flat[k] = pad_value[(k - tail) % n_features]
+        else:
+            n_filled = n_slots
+        for p in range(n_filled):
+            i = order[start + (p if p < n_kept else p % n_kept)]
+            base = (slot0 + p) * n_features
 {body}
 """
 
@@ -123,7 +132,7 @@ def _standardized(name: str) -> str:
 def kernel_source(feature_set_name: str) -> str:
     """Python source of the fill kernel for one feature set (inspectable, for debugging)."""
     lines = [
-        f"            row[{column}] = {_standardized(spec.name)}"
+        f"            flat[base + {column}] = {_standardized(spec.name)}"
         for column, spec in enumerate(feature_set(feature_set_name))
     ]
     return _TEMPLATE.format(arguments=", ".join(KERNEL_ARGUMENTS), body="\n".join(lines))
