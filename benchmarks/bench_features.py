@@ -20,12 +20,12 @@ import time
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import awkward as ak  # noqa: E402
-import numpy as np  # noqa: E402
+import awkward as ak
+import numpy as np
 
-from jetscale.features import build_features, feature_batches  # noqa: E402
-from jetscale.features.reference import build_features_loop  # noqa: E402
-from jetscale.io import read_jets  # noqa: E402
+from jetscale.features import build_features, feature_batches
+from jetscale.features.reference import build_features_loop
+from jetscale.io import read_jets
 
 
 def best_rate(fn, n_jets: int, repeats: int) -> float:  # type: ignore[no-untyped-def]
@@ -62,7 +62,9 @@ def main() -> None:
     reps = -(-args.jets // len(sample))
     jets = ak.to_packed(ak.concatenate([sample] * reps)[: args.jets])
     mean_n = float(ak.mean(ak.num(jets.constituents)))
-    print(f"{len(jets)} jets (tiled from {len(sample)} generated jets), mean {mean_n:.1f} constituents")
+    print(
+        f"{len(jets)} jets (tiled from {len(sample)} generated jets), mean {mean_n:.1f} constituents"
+    )
     print("feature set full21, max_particles 128, constant padding, one core\n")
 
     build_features(jets[:10])  # compile outside the timing
@@ -83,9 +85,13 @@ def main() -> None:
     print(f"{'method':44s} {'jets/s':>12s} {'vs loop':>9s}")
     print(f"{'per-jet NumPy loop (reference.py)':44s} {loop:12,.0f} {1.0:9.1f}x")
     print(f"{'build_features, whole array (fresh output)':44s} {whole:12,.0f} {whole / loop:9.1f}x")
-    print(f"{f'feature_batches, {args.batch_size} jets/batch (reused buffer)':44s} {batch:12,.0f} {batch / loop:9.1f}x")
+    print(
+        f"{f'feature_batches, {args.batch_size} jets/batch (reused buffer)':44s} {batch:12,.0f} {batch / loop:9.1f}x"
+    )
     print(f"\noutputs identical to the loop (|dx| < 1e-5): {agree}")
-    print(f"output bytes per jet: {128 * 21 * 4 + 128} -> {batch * (128 * 21 * 4 + 128) / 1e9:.2f} GB/s written")
+    print(
+        f"output bytes per jet: {128 * 21 * 4 + 128} -> {batch * (128 * 21 * 4 + 128) / 1e9:.2f} GB/s written"
+    )
 
 
 if __name__ == "__main__":

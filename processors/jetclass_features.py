@@ -37,7 +37,7 @@ class JetClassFeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
         def make(name: str, label: str, bins: int, low: float, high: float) -> hist.Hist:
             return hist.Hist(
                 hist.axis.StrCategory([], name="dataset", growth=True),
-                hist.axis.StrCategory(list(CLASS_NAMES) + ["unlabelled"], name="class"),
+                hist.axis.StrCategory([*CLASS_NAMES, "unlabelled"], name="class"),
                 hist.axis.Regular(bins, low, high, name=name, label=label),
             )
 
@@ -58,18 +58,30 @@ class JetClassFeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
         jets = clean_jets(ak.materialize(jets_from_branches(events, fields)), str(source))
         out = self._empty_histograms()
         labels = ak.to_numpy(jets["label"])
-        class_of = np.array([CLASS_NAMES[i] if i >= 0 else "unlabelled" for i in labels], dtype=object)
-        out["jet_sdmass"].fill(dataset=dataset, **{"class": class_of}, sdmass=ak.to_numpy(jets["sdmass"]))
-        out["jet_nparticles"].fill(
-            dataset=dataset, **{"class": class_of}, nparticles=ak.to_numpy(ak.num(jets["constituents"]))
+        class_of = np.array(
+            [CLASS_NAMES[i] if i >= 0 else "unlabelled" for i in labels], dtype=object
         )
-        x, mask = build_features(jets, feature_set=self.feature_set, max_particles=self.max_particles)
+        out["jet_sdmass"].fill(
+            dataset=dataset, **{"class": class_of}, sdmass=ak.to_numpy(jets["sdmass"])
+        )
+        out["jet_nparticles"].fill(
+            dataset=dataset,
+            **{"class": class_of},
+            nparticles=ak.to_numpy(ak.num(jets["constituents"])),
+        )
+        x, mask = build_features(
+            jets, feature_set=self.feature_set, max_particles=self.max_particles
+        )
         owner = np.broadcast_to(np.arange(len(jets))[:, None], mask.shape)[mask]
         names = FEATURE_SETS[self.feature_set]
         for key, h in out.items():
             if key.startswith("feature_"):
                 name = key.removeprefix("feature_")
-                h.fill(dataset=dataset, **{"class": class_of[owner]}, **{name: x[..., names.index(name)][mask]})
+                h.fill(
+                    dataset=dataset,
+                    **{"class": class_of[owner]},
+                    **{name: x[..., names.index(name)][mask]},
+                )
         out["jets"] = {dataset: len(jets)}
         return out
 

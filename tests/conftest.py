@@ -32,7 +32,12 @@ def synthetic_jets(n_jets: int, seed: int = 0, mean_particles: float = 40.0) -> 
     frac /= np.bincount(owner, weights=frac)[owner]
     deta, dphi = rng.normal(0, 0.2, n), rng.normal(0, 0.2, n)
     p4 = vector.array(
-        {"pt": frac * jet_pt[owner], "eta": jet_eta[owner] + deta, "phi": jet_phi[owner] + dphi, "mass": np.full(n, 0.14)}
+        {
+            "pt": frac * jet_pt[owner],
+            "eta": jet_eta[owner] + deta,
+            "phi": jet_phi[owner] + dphi,
+            "mass": np.full(n, 0.14),
+        }
     )
     columns = {
         "px": p4.px,
@@ -47,11 +52,15 @@ def synthetic_jets(n_jets: int, seed: int = 0, mean_particles: float = 40.0) -> 
         "dzerr": rng.uniform(0.005, 0.2, n),
         "charge": rng.integers(-1, 2, n),
     }
-    constituents = {k: ak.unflatten(np.asarray(v, dtype=np.float32), counts) for k, v in columns.items()}
+    constituents = {
+        k: ak.unflatten(np.asarray(v, dtype=np.float32), counts) for k, v in columns.items()
+    }
     pid = rng.integers(0, 5, n)
     for index, flag in enumerate(FLAGS):
         constituents[flag] = ak.unflatten((pid == index).astype(np.int32), counts)
-    jet_p4 = vector.array({"pt": jet_pt, "eta": jet_eta, "phi": jet_phi, "mass": rng.uniform(10, 200, n_jets)})
+    jet_p4 = vector.array(
+        {"pt": jet_pt, "eta": jet_eta, "phi": jet_phi, "mass": rng.uniform(10, 200, n_jets)}
+    )
     content = {
         "pt": jet_pt,
         "eta": jet_eta,

@@ -7,8 +7,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,15 +29,20 @@ def test_wheel_contains_processors_and_cards(tmp_path: Path) -> None:
 
 
 def test_cli_entry_point_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "jetscale.cli", "cards"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "jetscale.cli", "cards"], capture_output=True, text=True, check=True
+    )
     assert "cms:" in result.stdout
 
 
 def test_every_subpackage_is_listed_in_pyproject() -> None:
     import tomllib
 
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = {
-        ".".join(init.parent.relative_to(ROOT / "src").parts) for init in (ROOT / "src").rglob("__init__.py")
+        ".".join(init.parent.relative_to(ROOT / "src").parts)
+        for init in (ROOT / "src").rglob("__init__.py")
     }
     assert found | {"jetscale.processors"} == listed

@@ -21,7 +21,10 @@ from jetscale.features import FEATURE_SETS
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.handler(args))
     except (ValueError, OSError) as err:  # JetFileError and CardError are ValueErrors
@@ -35,21 +38,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the main job: generate (or reuse) a sample, build features, plot")
+    run = sub.add_parser(
+        "run", help="the main job: generate (or reuse) a sample, build features, plot"
+    )
     run.add_argument("--out", type=Path, default=Path("jetscale-output"), help="output directory")
-    run.add_argument("--data", nargs="+", help="use these JetClass/parquet files instead of generating")
+    run.add_argument(
+        "--data", nargs="+", help="use these JetClass/parquet files instead of generating"
+    )
     run.add_argument("--jets-per-class", type=int, default=150)
     run.add_argument("--detector", default="cms")
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--workers", type=int, default=2)
     run.add_argument("--feature-set", choices=list(FEATURE_SETS), default="full21")
     run.add_argument("--max-particles", type=int, default=128)
-    run.add_argument("--experiment", default="CMS", help="mplhep style and label (CMS, ATLAS, LHCb, ALICE)")
+    run.add_argument(
+        "--experiment", default="CMS", help="mplhep style and label (CMS, ATLAS, LHCb, ALICE)"
+    )
     run.set_defaults(handler=_run)
 
-    gen = sub.add_parser("generate", help="generate JetClass-format jets with Pythia 8 + FastJet + a detector card")
+    gen = sub.add_parser(
+        "generate", help="generate JetClass-format jets with Pythia 8 + FastJet + a detector card"
+    )
     gen.add_argument("--out", type=Path, required=True, help="output directory for the ROOT files")
-    gen.add_argument("--classes", default="all", help="'all' or a comma-separated list such as QCD,Tbqq")
+    gen.add_argument(
+        "--classes", default="all", help="'all' or a comma-separated list such as QCD,Tbqq"
+    )
     gen.add_argument("--jets-per-class", type=int, required=True)
     gen.add_argument("--detector", default="cms", help="detector card name (see `jetscale cards`)")
     gen.add_argument("--seed", type=int, default=1)
@@ -114,7 +127,9 @@ def _features(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for path in expand_paths(args.files):
         target = args.out / f"{path.stem}_{args.feature_set}.npz"
-        written, n_jets = write_feature_file(path, target, args.feature_set, args.max_particles, report)
+        written, n_jets = write_feature_file(
+            path, target, args.feature_set, args.max_particles, report
+        )
         print(f"{written}: {n_jets} jets")
     print(report.summary())
     return 0

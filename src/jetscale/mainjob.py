@@ -20,7 +20,12 @@ import numpy as np
 from jetscale.arrays import write_feature_file
 from jetscale.io import QualityReport, expand_paths, read_jets
 from jetscale.io.atomic import atomic_path
-from jetscale.plotting import feature_histograms, jet_histograms, plot_per_class, write_histograms_root
+from jetscale.plotting import (
+    feature_histograms,
+    jet_histograms,
+    plot_per_class,
+    write_histograms_root,
+)
 from jetscale.schema import CLASS_NAMES
 
 log = logging.getLogger(__name__)
@@ -56,26 +61,34 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
     feature_files = []
     for path in inputs:
         target = feature_dir / f"{path.stem}_{config.feature_set}.npz"
-        written, n_jets = write_feature_file(path, target, config.feature_set, config.max_particles, report)
+        written, n_jets = write_feature_file(
+            path, target, config.feature_set, config.max_particles, report
+        )
         feature_files.append({"file": str(written), "jets": n_jets})
 
     jets = read_jets(inputs)
     histograms = jet_histograms(jets)
     for entry in feature_files:
         with np.load(str(entry["file"])) as npz:
-            for name, h in feature_histograms(npz["x"], npz["mask"], npz["label"], config.feature_set).items():
+            for name, h in feature_histograms(
+                npz["x"], npz["mask"], npz["label"], config.feature_set
+            ).items():
                 histograms[name] = histograms[name] + h if name in histograms else h
     root_file = write_histograms_root(out / "histograms.root", histograms)
     plots = []
     for name, h in histograms.items():
-        plots += plot_per_class(h, out / "plots", name, experiment=config.experiment, log=name in LOG_SCALE)
+        plots += plot_per_class(
+            h, out / "plots", name, experiment=config.experiment, log=name in LOG_SCALE
+        )
 
     labels = ak.to_numpy(jets["label"])
     summary: dict[str, object] = {
         "inputs": [str(p) for p in inputs],
         "generation": generation,
-        "jets": int(len(jets)),
-        "jets_per_class": {CLASS_NAMES[i]: int((labels == i).sum()) for i in range(len(CLASS_NAMES))},
+        "jets": len(jets),
+        "jets_per_class": {
+            CLASS_NAMES[i]: int((labels == i).sum()) for i in range(len(CLASS_NAMES))
+        },
         "feature_set": config.feature_set,
         "max_particles": config.max_particles,
         "feature_files": feature_files,
@@ -96,19 +109,34 @@ def _inputs(config: MainJobConfig, out: Path) -> tuple[list[Path], dict[str, obj
 
     sample = out / "sample"
     stamp = sample / "config.json"
-    wanted = {"jets_per_class": config.jets_per_class, "detector": config.detector, "seed": config.seed}
+    wanted = {
+        "jets_per_class": config.jets_per_class,
+        "detector": config.detector,
+        "seed": config.seed,
+    }
     expected = [sample / f"{c}_{config.detector}_s{config.seed}.root" for c in CLASS_NAMES]
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted and all(p.exists() for p in expected):
+    if (
+        stamp.exists()
+        and json.loads(stamp.read_text()) == wanted
+        and all(p.exists() for p in expected)
+    ):
         log.info("reusing the generated sample in %s", sample)
         return expected, {"reused": str(sample)}
     summary = generate(
-        sample, list(CLASS_NAMES), config.jets_per_class, config.detector, config.seed, config.workers
+        sample,
+        list(CLASS_NAMES),
+        config.jets_per_class,
+        config.detector,
+        config.seed,
+        config.workers,
     )
     with atomic_path(stamp) as tmp:
         tmp.write_text(json.dumps(wanted))
     info: dict[str, object] = {
         "wall_time_s": round(summary.wall_time_s, 1),
         "jets_per_second": round(summary.jets_per_second, 2),
-        "jets_per_second_per_worker": {k: round(v, 2) for k, v in summary.jets_per_second_per_worker.items()},
+        "jets_per_second_per_worker": {
+            k: round(v, 2) for k, v in summary.jets_per_second_per_worker.items()
+        },
     }
     return [Path(p) for p in summary.files], info

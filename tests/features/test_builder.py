@@ -31,7 +31,9 @@ def test_contract_shapes_and_dtypes(make_jets: Callable[..., ak.Array]) -> None:
     x, mask = build_features(jets, feature_set="full21", max_particles=128)
     assert x.shape == (17, 128, 21) and x.dtype == np.float32 and x.flags.c_contiguous
     assert mask.shape == (17, 128) and mask.dtype == np.bool_
-    np.testing.assert_array_equal(mask.sum(axis=1), np.minimum(ak.to_numpy(ak.num(jets.constituents)), 128))
+    np.testing.assert_array_equal(
+        mask.sum(axis=1), np.minimum(ak.to_numpy(ak.num(jets.constituents)), 128)
+    )
 
 
 def test_order_is_descending_pt_and_ties_keep_input_order() -> None:
@@ -45,7 +47,9 @@ def test_order_is_descending_pt_and_ties_keep_input_order() -> None:
             "dphi": np.zeros(4, dtype=np.float32),
         }
     )
-    jets = ak.zip({"pt": [100.0], "energy": [200.0], "constituents": ak.unflatten(consts, [4])}, depth_limit=1)
+    jets = ak.zip(
+        {"pt": [100.0], "energy": [200.0], "constituents": ak.unflatten(consts, [4])}, depth_limit=1
+    )
     x, _ = build_features(jets, feature_set="kin", max_particles=4)
     energies = np.exp(x[0, :, 1] / 0.7 + 2.0)
     np.testing.assert_allclose(energies, [11.0, 6.0, 7.0, 2.0], rtol=1e-5)
@@ -54,7 +58,9 @@ def test_order_is_descending_pt_and_ties_keep_input_order() -> None:
 def test_already_sorted_and_shuffled_inputs_agree(make_jets: Callable[..., ak.Array]) -> None:
     jets = make_jets(50, seed=5)
     pt = np.hypot(jets.constituents.px, jets.constituents.py)
-    sorted_jets = ak.with_field(jets, jets.constituents[ak.argsort(pt, ascending=False)], "constituents")
+    sorted_jets = ak.with_field(
+        jets, jets.constituents[ak.argsort(pt, ascending=False)], "constituents"
+    )
     a, _ = build_features(jets)
     b, _ = build_features(sorted_jets)
     np.testing.assert_array_equal(a, b)
@@ -84,7 +90,9 @@ def test_batches_equal_one_shot(make_jets: Callable[..., ak.Array]) -> None:
     np.testing.assert_array_equal(np.concatenate([p[2] for p in parts]), mask)
 
 
-def test_sliced_and_masked_layouts_take_the_general_path(make_jets: Callable[..., ak.Array]) -> None:
+def test_sliced_and_masked_layouts_take_the_general_path(
+    make_jets: Callable[..., ak.Array],
+) -> None:
     jets = make_jets(60, seed=4)
     keep = np.arange(60) % 3 != 0
     x_sub, _ = build_features(jets[keep])
@@ -102,7 +110,10 @@ def test_typetracer_touches_only_needed_columns(make_jets: Callable[..., ak.Arra
     assert str(mask.type.content) == "16 * bool"
     touched = set(report.data_touched)
     form = layout.form_with_key()
-    key = {f: form.content("constituents").content.content(f).form_key for f in ("px", "d0val", "isMuon")}
+    key = {
+        f: form.content("constituents").content.content(f).form_key
+        for f in ("px", "d0val", "isMuon")
+    }
     assert key["px"] in touched
     assert key["d0val"] not in touched and key["isMuon"] not in touched
 
@@ -149,7 +160,9 @@ def test_bad_constituent_values_are_refused(
     jets = make_jets(4, seed=1)
     flat = ak.to_numpy(ak.flatten(jets.constituents[field])).copy()
     flat[5] = value
-    jets = ak.with_field(jets, ak.unflatten(flat, ak.num(jets.constituents)), ["constituents", field])
+    jets = ak.with_field(
+        jets, ak.unflatten(flat, ak.num(jets.constituents)), ["constituents", field]
+    )
     with pytest.raises(ValueError, match=message):
         build_features(jets)
 
@@ -159,7 +172,9 @@ def test_zero_pt_constituent_is_refused(make_jets: Callable[..., ak.Array]) -> N
     for field in ("px", "py"):
         flat = ak.to_numpy(ak.flatten(jets.constituents[field])).copy()
         flat[0] = 0.0
-        jets = ak.with_field(jets, ak.unflatten(flat, ak.num(jets.constituents)), ["constituents", field])
+        jets = ak.with_field(
+            jets, ak.unflatten(flat, ak.num(jets.constituents)), ["constituents", field]
+        )
     with pytest.raises(ValueError, match="pt == 0 for 1 constituents"):
         build_features(jets)
 
@@ -175,5 +190,11 @@ def test_bad_jet_values_and_arguments_are_refused(make_jets: Callable[..., ak.Ar
         build_features(jets, max_particles=0)
     with pytest.raises(ValueError, match="pad_mode must be"):
         build_features(jets, pad_mode="reflect")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="feature set .full. needs .*: deta, dphi, d0val, d0err, dzval, dzerr, charge, isChargedHadron"):
-        build_features(ak.with_field(jets, jets.constituents[["px", "py", "pz", "energy"]], "constituents"), "full")
+    with pytest.raises(
+        ValueError,
+        match="feature set .full. needs .*: deta, dphi, d0val, d0err, dzval, dzerr, charge, isChargedHadron",
+    ):
+        build_features(
+            ak.with_field(jets, jets.constituents[["px", "py", "pz", "energy"]], "constituents"),
+            "full",
+        )

@@ -26,7 +26,12 @@ def one_jet() -> ak.Array:
     cols = {name: [[c[k] for c in CONSTITUENTS]] for k, name in enumerate(NAMES)}
     for k, flag in enumerate(FLAGS):
         cols[flag] = [[int(c[11] == k) for c in CONSTITUENTS]]
-    consts = ak.zip({k: ak.values_astype(ak.Array(v), np.int32 if k in FLAGS else np.float32) for k, v in cols.items()})
+    consts = ak.zip(
+        {
+            k: ak.values_astype(ak.Array(v), np.int32 if k in FLAGS else np.float32)
+            for k, v in cols.items()
+        }
+    )
     return ak.zip({"pt": [JET_PT], "energy": [JET_E], "constituents": consts}, depth_limit=1)
 
 
@@ -76,7 +81,9 @@ def test_hand_values_hit_the_clips() -> None:
     x, _ = build_features(one_jet(), feature_set="full", max_particles=3)
     names = FEATURE_SETS["full"]
     assert x[0, 0, names.index("part_d0err")] == 1.0
-    assert x[0, 2, names.index("part_logptrel")] == pytest.approx((math.log(1 / 600) + 4.7) * 0.7, abs=1e-6)
+    assert x[0, 2, names.index("part_logptrel")] == pytest.approx(
+        (math.log(1 / 600) + 4.7) * 0.7, abs=1e-6
+    )
     # log(E) of a 1e4 GeV constituent: (log(1e4) - 2) * 0.7 = 5.05 -> clipped to exactly 5.
     jet = one_jet()
     energy = ak.Array([[1.0e4, 8.0, 2.3]])

@@ -28,12 +28,14 @@ MakeJets = Callable[..., ak.Array]
 
 def assert_same_jets(a: ak.Array, b: ak.Array) -> None:
     assert len(a) == len(b)
-    for field in schema.JET_FIELDS + ("label",):
+    for field in (*schema.JET_FIELDS, "label"):
         np.testing.assert_allclose(ak.to_numpy(a[field]), ak.to_numpy(b[field]), rtol=1e-6)
     for field in schema.CONSTITUENT_FIELDS:
         assert ak.all(ak.num(a.constituents[field]) == ak.num(b.constituents[field]))
         np.testing.assert_allclose(
-            ak.to_numpy(ak.flatten(a.constituents[field])), ak.to_numpy(ak.flatten(b.constituents[field])), rtol=1e-6
+            ak.to_numpy(ak.flatten(a.constituents[field])),
+            ak.to_numpy(ak.flatten(b.constituents[field])),
+            rtol=1e-6,
         )
 
 
@@ -44,7 +46,11 @@ def test_written_file_has_the_exact_jetclass_schema(tmp_path: Path, make_jets: M
     assert set(schema.ALL_BRANCHES) <= set(tree.keys())
     assert set(tree.keys()) - set(schema.ALL_BRANCHES) == {"npart"}  # uproot's jagged counter
     for branch in schema.PARTICLE_BRANCHES:
-        expected = "int32_t[]" if branch.removeprefix("part_") in schema.CONSTITUENT_INT_FIELDS else "float[]"
+        expected = (
+            "int32_t[]"
+            if branch.removeprefix("part_") in schema.CONSTITUENT_INT_FIELDS
+            else "float[]"
+        )
         assert tree[branch].typename == expected, branch
     for branch in schema.JET_BRANCHES:
         assert tree[branch].typename == "float", branch
@@ -68,7 +74,12 @@ def test_paths_globs_directories_and_file_lists(tmp_path: Path, make_jets: MakeJ
     write_jetclass(tmp_path / "d" / "a.root", first)
     listing = tmp_path / "files.txt"
     listing.write_text("# my sample\nd/a.root\nd/b.root  # second file\n")
-    for spec in (str(tmp_path / "d" / "*.root"), tmp_path / "d", listing, [tmp_path / "d" / "a.root", tmp_path / "d" / "b.root"]):
+    for spec in (
+        str(tmp_path / "d" / "*.root"),
+        tmp_path / "d",
+        listing,
+        [tmp_path / "d" / "a.root", tmp_path / "d" / "b.root"],
+    ):
         jets = read_jets(spec)
         assert len(jets) == 17, spec
         np.testing.assert_allclose(ak.to_numpy(jets.pt[:10]), ak.to_numpy(first.pt), rtol=1e-6)
@@ -89,11 +100,17 @@ def test_label_dtypes_of_real_files(tmp_path: Path, make_jets: MakeJets, label_d
 def test_constituent_subset_and_missing_branch(tmp_path: Path, make_jets: MakeJets) -> None:
     jets = make_jets(5, seed=1)
     data = {f"part_{f}": jets.constituents[f] for f in ("px", "py", "pz", "energy", "deta", "dphi")}
-    data |= {"jet_pt": ak.to_numpy(jets.pt), "jet_eta": ak.to_numpy(jets.eta), "jet_phi": ak.to_numpy(jets.phi)}
+    data |= {
+        "jet_pt": ak.to_numpy(jets.pt),
+        "jet_eta": ak.to_numpy(jets.eta),
+        "jet_phi": ak.to_numpy(jets.phi),
+    }
     data["jet_energy"] = ak.to_numpy(jets.energy)
     path = tmp_path / "kin_only.root"
     with uproot.recreate(path) as f:
-        f.mktree("tree", {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}).extend(data)
+        f.mktree(
+            "tree", {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
+        ).extend(data)
     got = read_jetclass(path, constituent_fields=["px", "py", "pz", "energy", "deta", "dphi"])
     assert ak.fields(got.constituents) == ["px", "py", "pz", "energy", "deta", "dphi"]
     assert (ak.to_numpy(got.label) == -1).all()
@@ -119,7 +136,9 @@ def test_wrong_dtype_and_shape_are_named(tmp_path: Path, make_jets: MakeJets) ->
     fields["part_px"] = ak.to_numpy(arrays["jet_pt"])
     path = tmp_path / "flat_px.root"
     with uproot.recreate(path) as f:
-        f.mktree("tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}).extend(fields)
+        f.mktree(
+            "tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}
+        ).extend(fields)
     with pytest.raises(JetFileError, match=r"branch 'part_px': expected a jagged numeric branch"):
         read_jetclass(path)
 
@@ -133,8 +152,12 @@ def test_not_one_hot_labels_are_refused(tmp_path: Path, make_jets: MakeJets) -> 
     fields["label_QCD"] = np.ones(6, dtype=bool)  # now some jets have two labels
     path = tmp_path / "two_labels.root"
     with uproot.recreate(path) as f:
-        f.mktree("tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}).extend(fields)
-    with pytest.raises(JetFileError, match=r"two_labels.root: branch 'label_\*': \d jets are not one-hot"):
+        f.mktree(
+            "tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}
+        ).extend(fields)
+    with pytest.raises(
+        JetFileError, match=r"two_labels.root: branch 'label_\*': \d jets are not one-hot"
+    ):
         read_jetclass(path)
 
 
@@ -183,7 +206,9 @@ def test_invalid_values_are_dropped_and_counted(tmp_path: Path, make_jets: MakeJ
     assert report.problems[f"{path}: part_energy: energy <= 0"] == 2
     assert report.problems[f"{path}: part_d0val: non-finite value"] == 1
     assert report.problems[f"{path}: jet_pt: non-finite value"] == 1
-    with pytest.raises(JetFileError, match=r"dirty.root: branch 'part_px': non-finite value in \d+ entries"):
+    with pytest.raises(
+        JetFileError, match=r"dirty.root: branch 'part_px': non-finite value in \d+ entries"
+    ):
         read_jetclass(path, on_invalid="raise")
 
 

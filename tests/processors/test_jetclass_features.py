@@ -16,13 +16,14 @@ from jetscale.schema import CLASS_NAMES
 
 processor = pytest.importorskip("coffea.processor")
 from coffea.nanoevents import BaseSchema  # noqa: E402
-
 from jetscale.processors import JetClassFeatureProcessor  # noqa: E402
 
 
 def run(fileset: dict, executor: object, chunksize: int) -> dict:
     runner = processor.Runner(executor=executor, schema=BaseSchema, chunksize=chunksize)
-    return runner(fileset, processor_instance=JetClassFeatureProcessor(feature_set="full21", max_particles=64))
+    return runner(
+        fileset, processor_instance=JetClassFeatureProcessor(feature_set="full21", max_particles=64)
+    )
 
 
 def test_histograms_match_numpy_and_do_not_depend_on_executor_or_chunks(
@@ -39,7 +40,9 @@ def test_histograms_match_numpy_and_do_not_depend_on_executor_or_chunks(
     # Independent check: soft-drop mass counts per class with numpy.histogram.
     h = reference["jet_sdmass"]
     for cls_index, cls in enumerate(CLASS_NAMES):
-        expected, _ = np.histogram(ak.to_numpy(a.sdmass[a.label == cls_index]), bins=50, range=(0, 250))
+        expected, _ = np.histogram(
+            ak.to_numpy(a.sdmass[a.label == cls_index]), bins=50, range=(0, 250)
+        )
         np.testing.assert_array_equal(h[{"dataset": "a", "class": cls}].values(), expected)
     # Feature histogram equals a histogram of build_features' unpadded entries.
     x, mask = build_features(b, "full21", 64)
@@ -48,13 +51,18 @@ def test_histograms_match_numpy_and_do_not_depend_on_executor_or_chunks(
     got = reference["feature_part_deltaR"][{"dataset": "b"}].project("part_deltaR").values()
     np.testing.assert_array_equal(got, expected)
 
-    for executor, chunksize in ((processor.IterativeExecutor(), 13), (processor.FuturesExecutor(workers=2), 29)):
+    for executor, chunksize in (
+        (processor.IterativeExecutor(), 13),
+        (processor.FuturesExecutor(workers=2), 29),
+    ):
         other = run(fileset, executor, chunksize)
         for key, value in reference.items():
             if key == "jets":
                 assert other[key] == value
             else:
-                np.testing.assert_array_equal(other[key].values(flow=True), value.values(flow=True), err_msg=key)
+                np.testing.assert_array_equal(
+                    other[key].values(flow=True), value.values(flow=True), err_msg=key
+                )
 
 
 def test_processor_is_picklable_and_validates_its_configuration() -> None:

@@ -84,7 +84,9 @@ def feature_batches(
         np.empty((size, max_particles), dtype=np.bool_),
     )
     for start in range(0, len(jets), batch_size):
-        x, mask = _build_eager(jets[start : start + batch_size], feature_set, max_particles, pad_mode, buffers)
+        x, mask = _build_eager(
+            jets[start : start + batch_size], feature_set, max_particles, pad_mode, buffers
+        )
         yield start, x, mask
 
 
@@ -132,7 +134,10 @@ def _build_eager(
         field: np.ascontiguousarray(values, dtype=np.int32 if field in FLAG_FIELDS else np.float32)
         for field, values in flat.items()
     }
-    jet_columns = {f: np.ascontiguousarray(ak.to_numpy(_get(jets, f, "jets")), dtype=np.float32) for f in jet_fields}
+    jet_columns = {
+        f: np.ascontiguousarray(ak.to_numpy(_get(jets, f, "jets")), dtype=np.float32)
+        for f in jet_fields
+    }
     _validate(columns, jet_columns)
 
     order, _ = kernel.order_by_pt(offsets, columns["px"], columns["py"])

@@ -17,7 +17,9 @@ import awkward as ak
 import numpy as np
 
 
-def flat_columns(constituents: Any, fields: Iterable[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def flat_columns(
+    constituents: Any, fields: Iterable[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``(offsets, {field: flat values})`` with offsets starting at 0, int64."""
     fields = list(fields)
     layout = ak.to_layout(constituents)
@@ -27,7 +29,9 @@ def flat_columns(constituents: Any, fields: Iterable[str]) -> tuple[np.ndarray, 
     counts = np.asarray(ak.to_numpy(ak.num(constituents, axis=1)), dtype=np.int64)
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    columns = {f: np.asarray(ak.to_numpy(ak.flatten(_field(constituents, f), axis=1))) for f in fields}
+    columns = {
+        f: np.asarray(ak.to_numpy(ak.flatten(_field(constituents, f), axis=1))) for f in fields
+    }
     return offsets, columns
 
 
@@ -53,7 +57,9 @@ def _fast_path(layout: Any, fields: list[str]) -> tuple[np.ndarray, dict[str, np
         if not record.has_field(field):
             _field(ak.Array(layout), field)  # raises the friendly error
         content = record.content(field)
-        if not isinstance(content, ak.contents.NumpyArray) or not isinstance(content.data, np.ndarray):
+        if not isinstance(content, ak.contents.NumpyArray) or not isinstance(
+            content.data, np.ndarray
+        ):
             return None
         if content.data.ndim != 1:
             return None

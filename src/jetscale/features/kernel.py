@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numba
 import numpy as np
@@ -142,8 +143,12 @@ def kernel_source(feature_set_name: str) -> str:
 def fill_kernel(feature_set_name: str) -> Callable[..., None]:
     """The compiled fill kernel of a feature set (compiled once per process, ~1 s)."""
     namespace: dict[str, object] = {"math": math}
-    exec(compile(kernel_source(feature_set_name), f"<jetscale kernel {feature_set_name}>", "exec"), namespace)
-    return numba.njit(nogil=True)(namespace["fill_features"])  # type: ignore[no-any-return]
+    exec(
+        compile(kernel_source(feature_set_name), f"<jetscale kernel {feature_set_name}>", "exec"),
+        namespace,
+    )
+    function = cast(Callable[..., None], namespace["fill_features"])
+    return cast(Callable[..., None], numba.njit(nogil=True)(function))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -43,7 +43,10 @@ FORMULAS: dict[str, Formula] = {
 
 
 def build_features_loop(
-    jets: ak.Array, feature_set_name: str = "full21", max_particles: int = 128, pad_mode: str = "constant"
+    jets: ak.Array,
+    feature_set_name: str = "full21",
+    max_particles: int = 128,
+    pad_mode: str = "constant",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Same contract as :func:`jetscale.features.build_features`, one jet at a time."""
     specs = feature_set(feature_set_name)

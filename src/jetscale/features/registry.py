@@ -53,7 +53,9 @@ class FeatureSpec:
         return (self.center, self.scale, self.lower, self.upper) != (0.0, 1.0, -NO_CLIP, NO_CLIP)
 
 
-def _kin(name: str, formula: str, inputs: tuple[str, ...], center: float, scale: float) -> FeatureSpec:
+def _kin(
+    name: str, formula: str, inputs: tuple[str, ...], center: float, scale: float
+) -> FeatureSpec:
     return FeatureSpec(name, formula, inputs, center, scale, -5.0, 5.0)
 
 
@@ -67,7 +69,13 @@ FEATURES: Final[dict[str, FeatureSpec]] = {
     for spec in (
         _kin("part_pt_log", "log(hypot(part_px, part_py))", ("px", "py"), 1.7, 0.7),
         _kin("part_e_log", "log(part_energy)", ("energy",), 2.0, 0.7),
-        _kin("part_logptrel", "log(hypot(part_px, part_py) / jet_pt)", ("px", "py", "jet_pt"), -4.7, 0.7),
+        _kin(
+            "part_logptrel",
+            "log(hypot(part_px, part_py) / jet_pt)",
+            ("px", "py", "jet_pt"),
+            -4.7,
+            0.7,
+        ),
         _kin("part_logerel", "log(part_energy / jet_energy)", ("energy", "jet_energy"), -4.7, 0.7),
         _kin("part_deltaR", "hypot(part_deta, part_dphi)", ("deta", "dphi"), 0.2, 4.0),
         FeatureSpec("part_charge", "part_charge", ("charge",)),
@@ -85,7 +93,9 @@ FEATURES: Final[dict[str, FeatureSpec]] = {
         FeatureSpec("part_px_rel", "part_px / jet_pt", ("px", "jet_pt"), 0.0, 1.0, -5.0, 5.0),
         FeatureSpec("part_py_rel", "part_py / jet_pt", ("py", "jet_pt"), 0.0, 1.0, -5.0, 5.0),
         FeatureSpec("part_pz_rel", "part_pz / jet_pt", ("pz", "jet_pt"), 0.0, 1.0, -5.0, 5.0),
-        FeatureSpec("part_e_rel", "part_energy / jet_pt", ("energy", "jet_pt"), 0.0, 1.0, -5.0, 5.0),
+        FeatureSpec(
+            "part_e_rel", "part_energy / jet_pt", ("energy", "jet_pt"), 0.0, 1.0, -5.0, 5.0
+        ),
     )
 }
 

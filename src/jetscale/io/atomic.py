@@ -16,7 +16,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
     try:
         yield tmp
-        os.replace(tmp, final)
+        tmp.replace(final)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -46,7 +46,9 @@ def iterate_jetclass(
     by default all sixteen are required. Invalid values are handled as documented
     in :mod:`jetscale.io.quality` and counted in ``report``.
     """
-    fields = tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    fields = (
+        tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    )
     for field in fields:
         if field not in schema.CONSTITUENT_FIELDS:
             msg = f"unknown constituent field {field!r}; known: {', '.join(schema.CONSTITUENT_FIELDS)}"
@@ -62,7 +64,9 @@ def read_jetclass(
     report: QualityReport | None = None,
 ) -> ak.Array:
     """Read whole JetClass files into one array (for small samples; use iterate otherwise)."""
-    chunks = list(iterate_jetclass(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report))
+    chunks = list(
+        iterate_jetclass(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report)
+    )
     return ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
 
 
@@ -70,14 +74,19 @@ def _open_tree(path: Path) -> Any:
     try:
         file = uproot.open(path)
     except Exception as err:
-        raise JetFileError(path, f"cannot open as a ROOT file ({type(err).__name__}: {err})") from err
+        raise JetFileError(
+            path, f"cannot open as a ROOT file ({type(err).__name__}: {err})"
+        ) from err
     if schema.TREE_NAME not in file:
-        keys = ", ".join(sorted({k.split(";")[0] for k in file.keys()})) or "none"
+        names = {k.split(";")[0] for k in file.keys()}  # noqa: SIM118 (an uproot directory, not a dict)
+        keys = ", ".join(sorted(names)) or "none"
         raise JetFileError(path, f"no TTree {schema.TREE_NAME!r} (keys: {keys})")
     try:
         return file[schema.TREE_NAME]
     except Exception as err:
-        raise JetFileError(path, f"cannot read TTree {schema.TREE_NAME!r} ({type(err).__name__}: {err})") from err
+        raise JetFileError(
+            path, f"cannot read TTree {schema.TREE_NAME!r} ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _iterate_file(
@@ -97,7 +106,9 @@ def _iterate_file(
             raise JetFileError(path, "branch missing", branch)
     if label_branches and len(label_branches) != len(schema.LABEL_BRANCHES):
         missing = sorted(set(schema.LABEL_BRANCHES) - set(label_branches))
-        raise JetFileError(path, f"label branches incomplete (missing {', '.join(missing)})", missing[0])
+        raise JetFileError(
+            path, f"label branches incomplete (missing {', '.join(missing)})", missing[0]
+        )
     for branch in particle_branches:
         _check_interpretation(path, tree[branch], jagged=True)
     for branch in jet_branches + label_branches:
@@ -111,7 +122,9 @@ def _iterate_file(
     except JetFileError:
         raise
     except Exception as err:
-        raise JetFileError(path, f"corrupt or truncated data ({type(err).__name__}: {err})") from err
+        raise JetFileError(
+            path, f"corrupt or truncated data ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _check_interpretation(path: Path, branch: Any, jagged: bool) -> None:
@@ -119,11 +132,15 @@ def _check_interpretation(path: Path, branch: Any, jagged: bool) -> None:
     if jagged:
         content = getattr(interp, "content", None)
         if not isinstance(interp, uproot.interpretation.jagged.AsJagged) or content is None:
-            raise JetFileError(path, f"expected a jagged numeric branch, found {branch.typename!r}", branch.name)
+            raise JetFileError(
+                path, f"expected a jagged numeric branch, found {branch.typename!r}", branch.name
+            )
         dtype = getattr(content, "to_dtype", None)
     else:
         if not isinstance(interp, uproot.interpretation.numerical.AsDtype):
-            raise JetFileError(path, f"expected a numeric scalar branch, found {branch.typename!r}", branch.name)
+            raise JetFileError(
+                path, f"expected a numeric scalar branch, found {branch.typename!r}", branch.name
+            )
         dtype = interp.to_dtype
     if dtype is None or np.dtype(dtype).kind not in "biuf" or np.dtype(dtype).shape != ():
         raise JetFileError(path, f"expected numeric values, found {branch.typename!r}", branch.name)
@@ -138,11 +155,14 @@ def jets_from_branches(arrays: Any, constituent_fields: Sequence[str] | None = N
     index (-1 when the input carries no ``label_*`` branches); one-hot validity is
     checked by the file readers, not here.
     """
-    fields = tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    fields = (
+        tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    )
     present = set(ak.fields(arrays))
     constituents = {
         field: ak.values_astype(
-            arrays[f"part_{field}"], np.int32 if field in schema.CONSTITUENT_INT_FIELDS else np.float32
+            arrays[f"part_{field}"],
+            np.int32 if field in schema.CONSTITUENT_INT_FIELDS else np.float32,
         )
         for field in fields
     }
@@ -197,7 +217,9 @@ def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: st
     consts = jets["constituents"]
     data["part"] = ak.zip(
         {
-            f: ak.values_astype(consts[f], np.int32 if f in schema.CONSTITUENT_INT_FIELDS else np.float32)
+            f: ak.values_astype(
+                consts[f], np.int32 if f in schema.CONSTITUENT_INT_FIELDS else np.float32
+            )
             for f in schema.CONSTITUENT_FIELDS
         }
     )
@@ -206,11 +228,10 @@ def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: st
         data[branch] = (labels == index).astype(label_dtype)
     for field, branch in zip(schema.JET_FIELDS, schema.JET_BRANCHES, strict=True):
         data[branch] = ak.to_numpy(jets[field]).astype(np.float32)
-    with atomic_path(final) as tmp:
-        with uproot.recreate(tmp) as file:
-            tree = file.mktree(schema.TREE_NAME, {k: _branch_type(v) for k, v in data.items()})
-            if len(jets):
-                tree.extend(data)
+    with atomic_path(final) as tmp, uproot.recreate(tmp) as file:
+        tree = file.mktree(schema.TREE_NAME, {k: _branch_type(v) for k, v in data.items()})
+        if len(jets):
+            tree.extend(data)
     return final
 
 

@@ -23,7 +23,9 @@ from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport, clean_jets
 
 
-def write_parquet(path: str | os.PathLike[str], jets: ak.Array, row_group_size: int = 50_000) -> Path:
+def write_parquet(
+    path: str | os.PathLike[str], jets: ak.Array, row_group_size: int = 50_000
+) -> Path:
     """Write jets in the internal layout to parquet atomically, ``row_group_size`` jets per group."""
     final = Path(path)
     with atomic_path(final) as tmp:
@@ -38,17 +40,23 @@ def iterate_parquet(
     report: QualityReport | None = None,
 ) -> Iterator[ak.Array]:
     """Yield one chunk per parquet row group, in the internal layout."""
-    fields = tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    fields = (
+        tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
+    )
     for path in expand_paths(paths):
         try:
             metadata = ak.metadata_from_parquet(path)
         except Exception as err:
-            raise JetFileError(path, f"cannot open as parquet ({type(err).__name__}: {err})") from err
+            raise JetFileError(
+                path, f"cannot open as parquet ({type(err).__name__}: {err})"
+            ) from err
         for group in range(metadata["num_row_groups"]):
             try:
                 raw = ak.from_parquet(path, row_groups=[group])
             except Exception as err:
-                raise JetFileError(path, f"corrupt row group {group} ({type(err).__name__}: {err})") from err
+                raise JetFileError(
+                    path, f"corrupt row group {group} ({type(err).__name__}: {err})"
+                ) from err
             yield clean_jets(_to_internal(path, raw, fields), str(path), on_invalid, report)
 
 
@@ -90,7 +98,9 @@ def _to_internal(path: Path, raw: ak.Array, fields: Sequence[str]) -> ak.Array:
     if "label" in top:
         content["label"] = ak.to_numpy(raw["label"]).astype(np.int32)
     elif all(b in top for b in schema.LABEL_BRANCHES):
-        onehot = np.stack([ak.to_numpy(raw[b]).astype(np.float64) != 0 for b in schema.LABEL_BRANCHES], axis=1)
+        onehot = np.stack(
+            [ak.to_numpy(raw[b]).astype(np.float64) != 0 for b in schema.LABEL_BRANCHES], axis=1
+        )
         if not (onehot.sum(axis=1) == 1).all():
             raise JetFileError(path, "labels are not one-hot", "label_*")
         content["label"] = np.argmax(onehot, axis=1).astype(np.int32)
@@ -98,7 +108,9 @@ def _to_internal(path: Path, raw: ak.Array, fields: Sequence[str]) -> ak.Array:
         content["label"] = np.full(len(raw), -1, dtype=np.int32)
     content["constituents"] = ak.zip(
         {
-            f: ak.values_astype(get(f), np.int32 if f in schema.CONSTITUENT_INT_FIELDS else np.float32)
+            f: ak.values_astype(
+                get(f), np.int32 if f in schema.CONSTITUENT_INT_FIELDS else np.float32
+            )
             for f in fields
         }
     )

@@ -40,7 +40,8 @@ def expand_paths(spec: PathLike | Iterable[PathLike]) -> list[Path]:
 def _expand_one(item: PathLike) -> list[Path]:
     text = os.fspath(item)
     if any(ch in text for ch in "*?["):
-        matches = sorted(Path(m) for m in glob.glob(text))
+        # glob.glob, not Path.glob: user patterns may be absolute (/data/*.root)
+        matches = sorted(Path(m) for m in glob.glob(text))  # noqa: PTH207
         if not matches:
             raise JetFileError(text, "glob matches no files")
         return matches

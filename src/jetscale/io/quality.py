@@ -135,5 +135,7 @@ def _note(
         return
     if on_invalid == "raise":
         first = int(np.flatnonzero(bad)[0])
-        raise JetFileError(source, f"{problem} in {n_bad} entries (first at flat index {first})", branch)
+        raise JetFileError(
+            source, f"{problem} in {n_bad} entries (first at flat index {first})", branch
+        )
     report.problems[f"{source}: {branch}: {problem}"] += n_bad

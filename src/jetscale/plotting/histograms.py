@@ -57,14 +57,20 @@ def jet_histograms(jets: ak.Array, classes: Sequence[str] = CLASS_NAMES) -> dict
         }
     out = {}
     for name, (label, bins, low, high) in JET_OBSERVABLES.items():
-        h = hist.Hist(_class_axis(classes), hist.axis.Regular(bins, low, high, name=name, label=label))
+        h: hist.Hist = hist.Hist(
+            _class_axis(classes), hist.axis.Regular(bins, low, high, name=name, label=label)
+        )
         h.fill(**{"class": class_of, name: values[name]})
         out[f"jet_{name}"] = h
     return out
 
 
 def feature_histograms(
-    x: np.ndarray, mask: np.ndarray, labels: np.ndarray, feature_set: str, classes: Sequence[str] = CLASS_NAMES
+    x: np.ndarray,
+    mask: np.ndarray,
+    labels: np.ndarray,
+    feature_set: str,
+    classes: Sequence[str] = CLASS_NAMES,
 ) -> dict[str, hist.Hist]:
     """Histograms of real (unpadded) constituents' standardized features per class."""
     names = FEATURE_SETS[feature_set]
@@ -74,13 +80,17 @@ def feature_histograms(
     for name, (label, low, high) in FEATURE_RANGES.items():
         if name not in names:
             continue
-        h = hist.Hist(_class_axis(classes), hist.axis.Regular(50, low, high, name=name, label=label))
+        h: hist.Hist = hist.Hist(
+            _class_axis(classes), hist.axis.Regular(50, low, high, name=name, label=label)
+        )
         h.fill(**{"class": class_of, name: x[..., names.index(name)][mask]})
         out[f"feature_{name}"] = h
     return out
 
 
-def write_histograms_root(path: str | os.PathLike[str], histograms: Mapping[str, hist.Hist]) -> Path:
+def write_histograms_root(
+    path: str | os.PathLike[str], histograms: Mapping[str, hist.Hist]
+) -> Path:
     """One TH1 per (histogram, class), named ``<histogram>/<class>``, written atomically."""
     final = Path(path)
     with atomic_path(final) as tmp, uproot.recreate(tmp) as file:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import hist
 import matplotlib as mpl
 
 mpl.use("Agg")  # batch jobs and dask workers have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
+import matplotlib.pyplot as plt
+import mplhep
 
-from jetscale.io.atomic import atomic_path  # noqa: E402
+from jetscale.io.atomic import atomic_path
 
 
 def plot_per_class(
@@ -28,14 +29,19 @@ def plot_per_class(
     """Overlay the unit-normalized distribution of every non-empty class; write PNG and PDF."""
     plt.style.use(getattr(mplhep.style, experiment, mplhep.style.CMS))
     fig, ax = plt.subplots(figsize=(9, 7))
-    colors = plt.get_cmap("tab10").colors  # ten distinct colours for the ten JetClass classes
+    colors = [plt.get_cmap("tab10")(k) for k in range(10)]  # ten distinct colours, ten classes
     for index, cls in enumerate(h.axes["class"]):
-        sub = h[{"class": cls}]
-        total = sub.sum()
+        sub = cast(hist.Hist, h[{"class": cls}])
+        total = float(sub.sum())
         if total <= 0:
             continue
         mplhep.histplot(
-            sub / total, ax=ax, label=str(cls), histtype="step", linewidth=1.8, color=colors[index % len(colors)]
+            sub / total,
+            ax=ax,
+            label=str(cls),
+            histtype="step",
+            linewidth=1.8,
+            color=colors[index % len(colors)],
         )
     ax.set_xlabel(h.axes[1].label)
     ax.set_ylabel("Fraction of entries")
