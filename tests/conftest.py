@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -89,3 +90,26 @@ def nanoaod_dir() -> Path:
             pytest.fail(f"shared NanoAOD samples missing at {SHARED_NANOAOD}")
         pytest.skip(f"shared NanoAOD samples not found at {SHARED_NANOAOD}")
     return SHARED_NANOAOD
+
+
+#: Classes and jets per class of the shared physics sample (about 30-40 s on 2 cores).
+SAMPLE_CLASSES = ["QCD", "Hbb", "Wqq", "Zqq", "Tbqq"]
+SAMPLE_JETS = 150
+SAMPLE_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A modest Pythia sample written by the public ``generate`` with two workers, once per session."""
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    from jetscale.generate import generate
+
+    out = tmp_path_factory.mktemp("generated")
+    return generate(out, SAMPLE_CLASSES, SAMPLE_JETS, detector="cms", seed=SAMPLE_SEED, workers=2, progress=False)
+
+
+@pytest.fixture(scope="session")
+def sample_config() -> dict[str, Any]:
+    """Classes, jets per class and seed of the ``generated`` sample."""
+    return {"classes": SAMPLE_CLASSES, "jets": SAMPLE_JETS, "seed": SAMPLE_SEED}

@@ -84,10 +84,14 @@ def test_energy_threshold_and_acceptance(cms):
 
 
 def test_neutrinos_dropped_and_untracked_muons_lost(cms):
-    assert len(apply_detector(_particles(14, 0, 50.0, 0.0, n=100), cms, np.random.default_rng(4))) == 0
+    assert (
+        len(apply_detector(_particles(14, 0, 50.0, 0.0, n=100), cms, np.random.default_rng(4))) == 0
+    )
     reco = apply_detector(_particles(13, -1, 50.0, 0.0, n=N), cms, np.random.default_rng(4))
     assert _binomial_ok(len(reco), N, cms.tracking.efficiency)
-    assert _binomial_ok(int(reco.isMuon.sum()), N, cms.tracking.efficiency * cms.particle_id.muon_efficiency)
+    assert _binomial_ok(
+        int(reco.isMuon.sum()), N, cms.tracking.efficiency * cms.particle_id.muon_efficiency
+    )
     assert np.all(reco.isMuon + reco.isChargedHadron == 1)
 
 
@@ -98,7 +102,9 @@ def test_electron_identification_and_untracked_electrons(cms):
     assert _binomial_ok(int(reco.isPhoton.sum()), N, 1 - eff)  # failed tracking: ECAL deposit
     assert np.all(reco.charge[reco.isPhoton == 1] == 0)
     assert np.all(reco.charge[reco.isElectron == 1] == -1)
-    flags = reco.isChargedHadron + reco.isNeutralHadron + reco.isPhoton + reco.isElectron + reco.isMuon
+    flags = (
+        reco.isChargedHadron + reco.isNeutralHadron + reco.isPhoton + reco.isElectron + reco.isMuon
+    )
     assert np.all(flags == 1)
 
 
@@ -138,7 +144,9 @@ def test_impact_parameter_smearing(cms):
 
 
 def test_far_vertex_not_tracked(cms):
-    gen = _particles(211, 1, 5.0, 0.0, n=200, vertex=(cms.tracking.max_vertex_radius + 10.0, 0.0, 0.0))
+    gen = _particles(
+        211, 1, 5.0, 0.0, n=200, vertex=(cms.tracking.max_vertex_radius + 10.0, 0.0, 0.0)
+    )
     reco = apply_detector(gen, cms, np.random.default_rng(7))
     assert np.all(reco.charge == 0)
 

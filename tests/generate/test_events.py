@@ -27,8 +27,15 @@ def test_b_hadron_daughters_are_displaced():
             for j in b.daughterListRecursive():
                 d = event[j]
                 if d.isFinal() and d.isCharged():
-                    assert d.xProd() ** 2 + d.yProd() ** 2 > 0, "B daughter without production vertex"
-                    d0, _ = impact_parameters(*(np.array([v]) for v in (d.xProd(), d.yProd(), d.zProd(), d.px(), d.py(), d.pz())))
+                    assert d.xProd() ** 2 + d.yProd() ** 2 > 0, (
+                        "B daughter without production vertex"
+                    )
+                    d0, _ = impact_parameters(
+                        *(
+                            np.array([v])
+                            for v in (d.xProd(), d.yProd(), d.zProd(), d.px(), d.py(), d.pz())
+                        )
+                    )
                     d0_values.append(abs(d0[0]))
     assert len(d0_values) >= 10
     # c*tau(B) ~ 0.45 mm: typical |d0| of B daughters is tens to hundreds of microns
@@ -49,4 +56,6 @@ def test_extraction_matches_event_record():
     assert abs(np.sum(gen.energy[:n_final]) - 13000.0) < 1e-3
     # charges from the particle table
     assert set(np.unique(gen.charge)) <= {-2.0, -1.0, 0.0, 1.0, 2.0}
-    assert np.all(gen.charge[np.abs(gen.pdgid) == 211] == np.sign(gen.pdgid[np.abs(gen.pdgid) == 211]))
+    assert np.all(
+        gen.charge[np.abs(gen.pdgid) == 211] == np.sign(gen.pdgid[np.abs(gen.pdgid) == 211])
+    )

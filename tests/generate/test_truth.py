@@ -18,7 +18,9 @@ def test_match_requires_all_members_and_picks_closest_jet():
         }
     )
     decays = [
-        [[(500.0, 0.1, 0.0), (100.0, 0.2, 0.1), (100.0, 0.3, -0.2)]],  # jets 0 and 2 contain it; 0 is closer
+        [
+            [(500.0, 0.1, 0.0), (100.0, 0.2, 0.1), (100.0, 0.3, -0.2)]
+        ],  # jets 0 and 2 contain it; 0 is closer
         [[(700.0, 0.5, 1.0), (100.0, 0.6, 1.1)], [(300.0, 2.0, 0.0), (10.0, 2.0, 0.0)]],
         [[(600.0, 0.0, 0.0)]],  # no jets in this event
         [],  # no decays in this event

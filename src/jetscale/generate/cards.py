@@ -84,7 +84,9 @@ _T = TypeVar("_T")
 def available_cards() -> list[str]:
     """Names of the cards shipped with jetscale, sorted."""
     folder = resources.files(_PACKAGE) / _CARD_FOLDER
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def load_card(name: str) -> DetectorCard:
@@ -124,7 +126,9 @@ def parse_card(text: bytes | str, source: str = "<string>") -> DetectorCard:
         if not isinstance(data[key], str):
             msg = f"{source}: key {key!r} must be a string, found {data[key]!r}"
             raise CardError(msg)
-    sections = {key: _section(data[key], cls, source, key) for key, cls in _SECTIONS.items()}
+    sections: dict[str, Any] = {
+        key: _section(data[key], cls, source, key) for key, cls in _SECTIONS.items()
+    }
     return DetectorCard(name=data["name"], description=data["description"], **sections)
 
 
@@ -136,7 +140,11 @@ def _section(table: Any, cls: type[_T], source: str, section: str) -> _T:
     values = {}
     for key, value in table.items():
         where = f"{source}: key '{section}.{key}'"
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             msg = f"{where} must be a finite number, found {value!r}"
             raise CardError(msg)
         if value < 0:

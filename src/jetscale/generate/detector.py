@@ -108,7 +108,9 @@ def calo_resolution(energy: np.ndarray, calo: CaloCard) -> np.ndarray:
     return quadrature(calo.stochastic / np.sqrt(np.maximum(energy, 1e-12)), calo.constant)
 
 
-def apply_detector(gen: GenParticles, card: DetectorCard, rng: np.random.Generator) -> RecoParticles:
+def apply_detector(
+    gen: GenParticles, card: DetectorCard, rng: np.random.Generator
+) -> RecoParticles:
     """Detector-level particles from generator particles (see the module docstring)."""
     n = len(gen)
     # Fixed draws per particle keep the stream aligned whatever each particle does.
@@ -139,7 +141,9 @@ def apply_detector(gen: GenParticles, card: DetectorCard, rng: np.random.Generat
     is_electron = abs_id == ELECTRON_ID
     is_muon = abs_id == MUON_ID
     pid = card.particle_id
-    electron_id = tracked & is_electron & (abs_eta < pid.electron_eta_max) & (u_id < pid.electron_efficiency)
+    electron_id = (
+        tracked & is_electron & (abs_eta < pid.electron_eta_max) & (u_id < pid.electron_efficiency)
+    )
     muon_id = tracked & is_muon & (abs_eta < pid.muon_eta_max) & (u_id < pid.muon_efficiency)
 
     to_ecal = visible & ~tracked & ((abs_id == PHOTON_ID) | (charged & is_electron))

@@ -72,12 +72,18 @@ class ChargeTable:
         return charges[inverse].reshape(pdgid.shape)
 
 
-def stack_events(per_event: Sequence[tuple[list[Any], ...]], charge_of: ChargeTable) -> GenParticles:
+def stack_events(
+    per_event: Sequence[tuple[list[Any], ...]], charge_of: ChargeTable
+) -> GenParticles:
     """Concatenate the :func:`final_particles` output of many events into :class:`GenParticles`."""
     counts = np.array([len(ev[0]) for ev in per_event], dtype=np.int64)
     total = int(counts.sum())
     columns = [
-        np.fromiter(chain.from_iterable(ev[k] for ev in per_event), np.int64 if k == 4 else np.float64, total)
+        np.fromiter(
+            chain.from_iterable(ev[k] for ev in per_event),
+            np.int64 if k == 4 else np.float64,
+            total,
+        )
         for k in range(len(_FIELDS))
     ]
     px, py, pz, energy, pdgid, vx, vy, vz = columns

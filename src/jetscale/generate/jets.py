@@ -26,7 +26,18 @@ JET_PT_MIN = 500.0  # GeV
 JET_PT_MAX = 1000.0  # GeV
 JET_ABS_ETA_MAX = 2.0
 
-_PARTICLE_FIELDS = ("px", "py", "pz", "energy", "charge", "d0val", "d0err", "dzval", "dzerr", *schema.CONSTITUENT_INT_FIELDS)
+_PARTICLE_FIELDS = (
+    "px",
+    "py",
+    "pz",
+    "energy",
+    "charge",
+    "d0val",
+    "d0err",
+    "dzval",
+    "dzerr",
+    *schema.CONSTITUENT_INT_FIELDS,
+)
 
 
 def candidate_jets(reco: RecoParticles, n_events: int) -> tuple[ak.Array, ak.Array]:
@@ -40,7 +51,9 @@ def candidate_jets(reco: RecoParticles, n_events: int) -> tuple[ak.Array, ak.Arr
     flat = {name: getattr(reco, name) for name in _PARTICLE_FIELDS}
     flat["index"] = np.arange(len(reco)) - np.repeat(np.cumsum(counts) - counts, counts)
     particles = ak.zip(flat)
-    indices = cluster_constituents(ak.unflatten(particles, counts), min_pt=JET_PT_MIN)  # (event, jet, constituent)
+    indices = cluster_constituents(
+        ak.unflatten(particles, counts), min_pt=JET_PT_MIN
+    )  # (event, jet, constituent)
     # Global positions in the flat particle arrays, then back to (event, jet, constituent).
     starts = np.cumsum(counts) - counts
     jets_per_event = ak.to_numpy(ak.num(indices, axis=1))
@@ -48,7 +61,9 @@ def candidate_jets(reco: RecoParticles, n_events: int) -> tuple[ak.Array, ak.Arr
     flat_index = ak.to_numpy(ak.flatten(indices, axis=None)) + np.repeat(
         np.repeat(starts, jets_per_event), constituents_per_jet
     )
-    constituents = ak.unflatten(ak.unflatten(particles[flat_index], constituents_per_jet), jets_per_event)
+    constituents = ak.unflatten(
+        ak.unflatten(particles[flat_index], constituents_per_jet), jets_per_event
+    )
     p4 = ak.zip(
         {
             "px": ak.sum(constituents.px, axis=-1),
@@ -113,8 +128,14 @@ def _records(jets: ak.Array, constituents: ak.Array, label: int) -> ak.Array:
         "dphi": (phi - jet_phi + np.pi) % (2 * np.pi) - np.pi,
         **{f: ak.to_numpy(flat[f]) for f in ("d0val", "d0err", "dzval", "dzerr", "charge")},
     }
-    fields = {f: ak.unflatten(content[f].astype(np.float32), counts) for f in schema.CONSTITUENT_FLOAT_FIELDS}
-    fields |= {f: ak.unflatten(ak.to_numpy(flat[f]).astype(np.int32), counts) for f in schema.CONSTITUENT_INT_FIELDS}
+    fields = {
+        f: ak.unflatten(content[f].astype(np.float32), counts)
+        for f in schema.CONSTITUENT_FLOAT_FIELDS
+    }
+    fields |= {
+        f: ak.unflatten(ak.to_numpy(flat[f]).astype(np.int32), counts)
+        for f in schema.CONSTITUENT_INT_FIELDS
+    }
     taus = nsubjettiness(constituents)
     record = {
         "pt": ak.to_numpy(jets.pt),

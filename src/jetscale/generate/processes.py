@@ -64,14 +64,25 @@ _SPECS: dict[str, ProcessSpec] = {
     "Hcc": ProcessSpec("Hcc", (*_ZH, "25:onIfMatch = 4 -4"), 25, n_quarks=2),
     "Hgg": ProcessSpec("Hgg", (*_ZH, "25:onIfMatch = 21 21"), 25, n_quarks=2),
     "H4q": ProcessSpec(
-        "H4q", (*_ZH, "25:onIfMatch = 24 -24", "24:onMode = off", f"24:onIfAny = {_QUARKS}"), 25, n_quarks=4
+        "H4q",
+        (*_ZH, "25:onIfMatch = 24 -24", "24:onMode = off", f"24:onIfAny = {_QUARKS}"),
+        25,
+        n_quarks=4,
     ),
     "Hqql": ProcessSpec(
-        "Hqql", (*_ZH, "25:onIfMatch = 24 -24", "24:onMode = off"), 25, n_quarks=2, n_leptons=1,
+        "Hqql",
+        (*_ZH, "25:onIfMatch = 24 -24", "24:onMode = off"),
+        25,
+        n_quarks=2,
+        n_leptons=1,
         alternate_w_charge=True,
     ),
-    "Zqq": ProcessSpec("Zqq", (*_Z_PLUS_J, "23:onMode = off", f"23:onIfAny = {_QUARKS}"), 23, n_quarks=2),
-    "Wqq": ProcessSpec("Wqq", (*_W_PLUS_J, "24:onMode = off", f"24:onIfAny = {_QUARKS}"), 24, n_quarks=2),
+    "Zqq": ProcessSpec(
+        "Zqq", (*_Z_PLUS_J, "23:onMode = off", f"23:onIfAny = {_QUARKS}"), 23, n_quarks=2
+    ),
+    "Wqq": ProcessSpec(
+        "Wqq", (*_W_PLUS_J, "24:onMode = off", f"24:onIfAny = {_QUARKS}"), 24, n_quarks=2
+    ),
     "Tbqq": ProcessSpec("Tbqq", (*_TTBAR, f"24:onIfAny = {_QUARKS}"), 6, n_quarks=3),
     "Tbl": ProcessSpec("Tbl", (*_TTBAR, f"24:onIfAny = {_LEPTONS}"), 6, n_quarks=1, n_leptons=1),
 }

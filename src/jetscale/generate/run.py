@@ -78,7 +78,9 @@ class GenerationSummary:
         ]
         for name, n in self.jets_per_class.items():
             rate = self.jets_per_second_per_worker.get(name, float("nan"))
-            lines.append(f"  {name:5s} {n:8d} jets from {self.events_per_class[name]:8d} events, {rate:6.1f} jets/s/worker")
+            lines.append(
+                f"  {name:5s} {n:8d} jets from {self.events_per_class[name]:8d} events, {rate:6.1f} jets/s/worker"
+            )
         lines += [f"  wrote {path}" for path in self.files]
         return "\n".join(lines)
 
@@ -98,7 +100,9 @@ def work_units(
     units = []
     for name in classes:
         for index, start in enumerate(range(0, jets_per_class, unit_jets)):
-            units.append(WorkUnit(name, index, min(unit_jets, jets_per_class - start), detector, seed))
+            units.append(
+                WorkUnit(name, index, min(unit_jets, jets_per_class - start), detector, seed)
+            )
     return units
 
 
@@ -202,7 +206,9 @@ def generate(
     units = work_units(classes, jets_per_class, detector, seed, unit_jets)
     results: dict[tuple[str, int], UnitResult] = {}
     start = time.perf_counter()
-    with tqdm(total=len(classes) * jets_per_class, unit="jet", disable=not progress, desc="generate") as bar:
+    with tqdm(
+        total=len(classes) * jets_per_class, unit="jet", disable=not progress, desc="generate"
+    ) as bar:
         if workers == 1:
             for unit in units:
                 results[(unit.class_name, unit.unit_index)] = run_unit(unit, bar.update)
@@ -215,7 +221,10 @@ def generate(
 
     files, counts, events, rates = [], {}, {}, {}
     for name in classes:
-        mine = sorted((r for r in results.values() if r.unit.class_name == name), key=lambda r: r.unit.unit_index)
+        mine = sorted(
+            (r for r in results.values() if r.unit.class_name == name),
+            key=lambda r: r.unit.unit_index,
+        )
         jets = ak.concatenate([r.jets for r in mine])
         files.append(write_jetclass(out / f"{name}_{detector}_s{seed}.root", jets))
         counts[name] = len(jets)

@@ -55,7 +55,9 @@ def _silence_banner() -> None:
         with open(os.devnull, "w") as devnull:  # noqa: PTH123 - need a raw file descriptor
             os.dup2(devnull.fileno(), 1)
             one = ak.Array([[{"px": 1.0, "py": 0.0, "pz": 0.0, "E": 1.0}]])
-            fastjet.ClusterSequence(one, fastjet.JetDefinition(fastjet.antikt_algorithm, JET_RADIUS)).inclusive_jets()
+            fastjet.ClusterSequence(
+                one, fastjet.JetDefinition(fastjet.antikt_algorithm, JET_RADIUS)
+            ).inclusive_jets()
     finally:
         os.dup2(saved, 1)
         os.close(saved)

@@ -59,7 +59,11 @@ def find_decays(event: Any, n_hard: int, spec: ProcessSpec) -> list[list[Member]
         _collect_products(event, last, products)
         n_leptons = sum(p.idAbs() in _LEPTON_IDS for p in products)
         n_partons = sum(p.idAbs() in _PARTON_IDS for p in products)
-        if n_leptons != spec.n_leptons or n_partons != spec.n_quarks or n_leptons + n_partons != len(products):
+        if (
+            n_leptons != spec.n_leptons
+            or n_partons != spec.n_quarks
+            or n_leptons + n_partons != len(products)
+        ):
             continue
         decays.append([(p.pT(), p.eta(), p.phi()) for p in (last, *products)])
     return decays
@@ -75,7 +79,9 @@ def _collect_products(event: Any, particle: Any, out: list[Any]) -> None:
             out.append(daughter)
 
 
-def match_jets(jets: ak.Array, decays: list[list[list[Member]]], radius: float = MATCH_RADIUS) -> ak.Array:
+def match_jets(
+    jets: ak.Array, decays: list[list[list[Member]]], radius: float = MATCH_RADIUS
+) -> ak.Array:
     """Which jets are truth-matched, as a jagged boolean array shaped like ``jets``.
 
     ``jets`` is jagged per event with fields ``pt, eta, phi``; ``decays`` holds per
@@ -88,7 +94,9 @@ def match_jets(jets: ak.Array, decays: list[list[list[Member]]], radius: float =
     decay_vectors = ak.zip(
         {"rho": members["0"], "eta": members["1"], "phi": members["2"]}, with_name="Momentum3D"
     )
-    pairs = ak.cartesian({"jet": jet_vectors, "decay": decay_vectors}, nested=True)  # (event, jet, decay)
+    pairs = ak.cartesian(
+        {"jet": jet_vectors, "decay": decay_vectors}, nested=True
+    )  # (event, jet, decay)
     delta_r = pairs.jet.deltaR(pairs.decay)  # (event, jet, decay, member)
     contained = ak.all(delta_r < radius, axis=-1)  # (event, jet, decay)
     score = ak.where(contained, delta_r[..., 0], np.inf)
