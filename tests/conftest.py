@@ -106,7 +106,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from jetscale.generate import generate
 
     out = tmp_path_factory.mktemp("generated")
-    return generate(out, SAMPLE_CLASSES, SAMPLE_JETS, detector="cms", seed=SAMPLE_SEED, workers=2, progress=False)
+    return generate(
+        out,
+        SAMPLE_CLASSES,
+        SAMPLE_JETS,
+        detector="cms",
+        seed=SAMPLE_SEED,
+        workers=2,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="session")
