@@ -54,8 +54,8 @@ def main() -> None:
     parser.add_argument("--sample", nargs="+", help="JetClass files to take jets from")
     parser.add_argument("--jets", type=int, default=100_000)
     parser.add_argument("--loop-jets", type=int, default=2_000)
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     sample = load_sample(args.sample)

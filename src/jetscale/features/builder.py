@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from jetscale.features.registry import DEFAULT_FEATURE_SET, feature_set, require
 PadMode = Literal["constant", "wrap"]
 FLAG_FIELDS = ("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")
 _EMPTY_F32 = np.zeros(0, dtype=np.float32)
+_EMPTY_I64 = np.zeros(0, dtype=np.int64)
 
 
 def build_features(
@@ -83,10 +85,10 @@ def feature_batches(
         np.empty((size, max_particles, n_features), dtype=np.float32),
         np.empty((size, max_particles), dtype=np.bool_),
     )
-    for start in range(0, len(jets), batch_size):
-        x, mask = _build_eager(
-            jets[start : start + batch_size], feature_set, max_particles, pad_mode, buffers
-        )
+    prepared = _prepare(jets, feature_set)  # awkward work and validation once, not per batch
+    for start in range(0, prepared.n_jets, batch_size):
+        stop = min(start + batch_size, prepared.n_jets)
+        x, mask = _fill(prepared, start, stop, max_particles, pad_mode, buffers)
         yield start, x, mask
 
 
@@ -112,14 +114,25 @@ def _get(array: Any, field: str, where: str) -> Any:
         raise ValueError(msg) from None
 
 
-def _build_eager(
-    jets: ak.Array,
-    name: str,
-    max_particles: int,
-    pad_mode: PadMode,
-    out: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    specs = feature_set(name)
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """Flat, validated kernel inputs of a whole array: built once, filled per jet range."""
+
+    name: str
+    offsets: np.ndarray  # (N + 1,) int64, absolute into the flat arrays
+    order: np.ndarray  # (M,) int64, or empty when already sorted
+    is_sorted: bool
+    columns: tuple[np.ndarray, ...]  # transcendentals then raw columns, kernel order
+    flags: np.ndarray  # (5, M) int32 or (5, 0)
+    jet_pt: np.ndarray
+    jet_energy: np.ndarray
+
+    @property
+    def n_jets(self) -> int:
+        return len(self.offsets) - 1
+
+
+def _prepare(jets: ak.Array, name: str) -> _Prepared:
     constituent_fields, jet_fields = required_fields(name)
     consts = _get(jets, "constituents", "jets")
     missing = [f for f in constituent_fields if f not in ak.fields(consts)]
@@ -138,31 +151,67 @@ def _build_eager(
         f: np.ascontiguousarray(ak.to_numpy(_get(jets, f, "jets")), dtype=np.float32)
         for f in jet_fields
     }
-    _validate(columns, jet_columns)
-
-    order, _ = kernel.order_by_pt(offsets, columns["px"], columns["py"])
+    floats = tuple(v for v in columns.values() if v.dtype.kind == "f")
+    energy = columns.get("energy", _EMPTY_F32)
+    if not kernel.inputs_are_valid(floats, energy, columns["px"], columns["py"]):
+        _validate(columns)  # raises, naming the field
+    _validate_jets(jet_columns)
+    is_sorted = kernel.is_pt_sorted(offsets, columns["px"], columns["py"])
+    order = _EMPTY_I64 if is_sorted else kernel.order_by_pt(offsets, columns["px"], columns["py"])
     flags = (
         np.stack([columns[f] for f in FLAG_FIELDS])
         if all(f in columns for f in FLAG_FIELDS)
         else np.zeros((5, 0), dtype=np.int32)
     )
-    n_jets, n_features = len(offsets) - 1, len(specs)
-    x, mask = _output_arrays(n_jets, max_particles, n_features, out)
-    kernel.fill_kernel(name)(
+    raw = ("px", "py", "pz", "energy", "deta", "dphi", "d0err", "dzerr", "charge")
+    return _Prepared(
+        name=name,
+        offsets=offsets,
+        order=order,
+        is_sorted=is_sorted,
+        columns=(*_transcendentals(columns), *(columns.get(f, _EMPTY_F32) for f in raw)),
+        flags=flags,
+        jet_pt=jet_columns["pt"],
+        jet_energy=jet_columns["energy"],
+    )
+
+
+def _fill(
+    prepared: _Prepared,
+    start: int,
+    stop: int,
+    max_particles: int,
+    pad_mode: PadMode,
+    out: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features of jets ``start:stop`` of a prepared array (no awkward calls: cheap per batch)."""
+    specs = feature_set(prepared.name)
+    x, mask = _output_arrays(stop - start, max_particles, len(specs), out)
+    kernel.fill_kernel(prepared.name)(
         x,
         mask,
         np.array([s.pad_value for s in specs], dtype=np.float32),
-        offsets,
-        order,
+        prepared.offsets[start : stop + 1],
+        prepared.order,
+        prepared.is_sorted,
         pad_mode == "wrap",
-        *_transcendentals(columns),
-        *(columns.get(f, _EMPTY_F32) for f in ("px", "py", "pz", "energy", "deta", "dphi")),
-        *(columns.get(f, _EMPTY_F32) for f in ("d0err", "dzerr", "charge")),
-        flags,
-        jet_columns["pt"],
-        jet_columns["energy"],
+        *prepared.columns,
+        prepared.flags,
+        prepared.jet_pt[start:stop],
+        prepared.jet_energy[start:stop],
     )
     return x, mask
+
+
+def _build_eager(
+    jets: ak.Array,
+    name: str,
+    max_particles: int,
+    pad_mode: PadMode,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    prepared = _prepare(jets, name)
+    return _fill(prepared, 0, prepared.n_jets, max_particles, pad_mode, out)
 
 
 def _output_arrays(
@@ -194,17 +243,18 @@ def _output_arrays(
 
 
 def _transcendentals(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """log(pt), log(E), tanh(d0), tanh(dz) with NumPy's vectorized float32 math."""
+    """log(pt^2), log(E), tanh(d0), tanh(dz) with NumPy's vectorized float32 math."""
     px, py = columns["px"], columns["py"]
-    log_pt = np.log(px * px + py * py)
-    log_pt *= 0.5
+    log_pt2 = px * px
+    log_pt2 += py * py
+    np.log(log_pt2, out=log_pt2)
     log_e = np.log(columns["energy"]) if "energy" in columns else _EMPTY_F32
     tanh_d0 = np.tanh(columns["d0val"]) if "d0val" in columns else _EMPTY_F32
     tanh_dz = np.tanh(columns["dzval"]) if "dzval" in columns else _EMPTY_F32
-    return log_pt, log_e, tanh_d0, tanh_dz
+    return log_pt2, log_e, tanh_d0, tanh_dz
 
 
-def _validate(columns: dict[str, np.ndarray], jet_columns: dict[str, np.ndarray]) -> None:
+def _validate(columns: dict[str, np.ndarray]) -> None:
     """Refuse inputs that would give NaN or a silently clipped infinity."""
     for field, values in columns.items():
         if values.dtype.kind == "f" and not np.isfinite(values).all():
@@ -219,6 +269,9 @@ def _validate(columns: dict[str, np.ndarray], jet_columns: dict[str, np.ndarray]
         n_bad = int(((columns["px"] == 0) & (columns["py"] == 0)).sum())
         msg = f"constituent fields 'px', 'py' give pt == 0 for {n_bad} constituents; clean the jets first (jetscale.io.clean_jets)"
         raise ValueError(msg)
+
+
+def _validate_jets(jet_columns: dict[str, np.ndarray]) -> None:
     for field, values in jet_columns.items():
         if not (np.isfinite(values) & (values > 0)).all():
             n_bad = int((~(np.isfinite(values) & (values > 0))).sum())

@@ -28,12 +28,12 @@ import numpy as np
 from jetscale.features.registry import FEATURES, feature_set
 
 #: Raw (unstandardized) value of each feature for flat constituent index ``i``.
-#: ``log_pt``, ``log_e``, ``tanh_d0``, ``tanh_dz`` are precomputed with NumPy's SIMD
+#: ``log_pt2`` (log of pT^2), ``log_e``, ``tanh_d0``, ``tanh_dz`` are precomputed with NumPy's SIMD
 #: float32 math (a libm call per constituent inside the loop costs ~45 ns).
 EXPRESSIONS: dict[str, str] = {
-    "part_pt_log": "log_pt[i]",
+    "part_pt_log": "0.5 * log_pt2[i]",
     "part_e_log": "log_e[i]",
-    "part_logptrel": "log_pt[i] - log_jet_pt",
+    "part_logptrel": "0.5 * log_pt2[i] - log_jet_pt",
     "part_logerel": "log_e[i] - log_jet_e",
     "part_deltaR": "math.sqrt(float(deta[i]) * deta[i] + float(dphi[i]) * dphi[i])",
     "part_charge": "charge[i]",
@@ -61,9 +61,10 @@ KERNEL_ARGUMENTS = (
     "mask",  # (N, P) bool, written in full
     "pad_value",  # (F,) float32
     "offsets",  # (N + 1,) int64 into the flat constituent arrays
-    "order",  # (M,) int64 flat permutation, pT-descending within each jet
+    "order",  # (M,) int64 flat permutation, pT-descending within each jet (unused if sorted)
+    "is_sorted",  # bool: constituents already pT-descending, read them in place
     "wrap",  # bool: repeat the jet's constituents into padded slots
-    "log_pt",
+    "log_pt2",
     "log_e",
     "tanh_d0",
     "tanh_dz",
@@ -110,7 +111,8 @@ def fill_features({arguments}):
         else:
             n_filled = n_slots
         for p in range(n_filled):
-            i = order[start + (p if p < n_kept else p % n_kept)]
+            q = start + (p if p < n_kept else p % n_kept)
+            i = q if is_sorted else order[q]
             base = (slot0 + p) * n_features
 {body}
 """
@@ -152,31 +154,52 @@ def fill_kernel(feature_set_name: str) -> Callable[..., None]:
 
 
 @numba.njit(cache=True, nogil=True)
-def order_by_pt(offsets: np.ndarray, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, bool]:
+def is_pt_sorted(offsets: np.ndarray, px: np.ndarray, py: np.ndarray) -> bool:
+    """Whether every jet's constituents are already in descending pT (key px^2 + py^2, float64)."""
+    for j in range(offsets.shape[0] - 1):
+        previous = np.inf
+        for i in range(offsets[j], offsets[j + 1]):
+            pt2 = float(px[i]) * px[i] + float(py[i]) * py[i]
+            if pt2 > previous:
+                return False
+            previous = pt2
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def order_by_pt(offsets: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
     """Flat index permutation sorting each jet's constituents by descending pT.
 
     The key is pT^2 = px^2 + py^2 in float64 (monotone in pT, no square root).
     Ties keep the input order (stable merge sort), so the result is deterministic.
-    Returns ``(order, already_sorted)``; an already sorted input (JetClass files,
-    our generator) costs one comparison pass and no sort.
+    Callers first ask :func:`is_pt_sorted`: JetClass files and our generator are
+    sorted already and then need no permutation at all.
     """
-    n_total = offsets[-1]
-    order = np.arange(n_total)
-    already_sorted = True
+    order = np.arange(offsets[-1])
     for j in range(offsets.shape[0] - 1):
         start, stop = offsets[j], offsets[j + 1]
-        previous = np.inf
-        ok = True
+        keys = np.empty(stop - start)
         for i in range(start, stop):
-            pt2 = float(px[i]) * px[i] + float(py[i]) * py[i]
-            if pt2 > previous:
-                ok = False
-                break
-            previous = pt2
-        if not ok:
-            already_sorted = False
-            keys = np.empty(stop - start)
-            for i in range(start, stop):
-                keys[i - start] = -(float(px[i]) * px[i] + float(py[i]) * py[i])
-            order[start:stop] = start + np.argsort(keys, kind="mergesort")
-    return order, already_sorted
+            keys[i - start] = -(float(px[i]) * px[i] + float(py[i]) * py[i])
+        order[start:stop] = start + np.argsort(keys, kind="mergesort")
+    return order
+
+
+@numba.njit(cache=True, nogil=True)
+def inputs_are_valid(
+    floats: tuple[np.ndarray, ...], energy: np.ndarray, px: np.ndarray, py: np.ndarray
+) -> bool:
+    """One pass: every float input finite, energy > 0, pT > 0 (the logs need them).
+
+    Only the yes/no answer is computed here; on "no" the caller re-checks with
+    NumPy to name the field and count the bad values.
+    """
+    for i in range(px.shape[0]):
+        if px[i] == 0 and py[i] == 0:
+            return False
+        if energy.shape[0] and not energy[i] > 0:
+            return False
+        for values in floats:
+            if not math.isfinite(values[i]):
+                return False
+    return True
