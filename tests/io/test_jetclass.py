@@ -224,3 +224,13 @@ def test_parquet_round_trip_and_flat_jetclass_columns(tmp_path: Path, make_jets:
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(JetFileError, match="bad.parquet: cannot open as parquet"):
         read_jets(tmp_path / "bad.parquet")
+
+
+def test_empty_file_reads_as_a_clear_error_and_iterates_to_nothing(
+    tmp_path: Path, make_jets: MakeJets
+) -> None:
+    path = write_jetclass(tmp_path / "empty.root", make_jets(3)[:0])
+    assert uproot.open(path)["tree"].num_entries == 0
+    assert list(iterate_jetclass(path)) == []
+    with pytest.raises(JetFileError, match="no jets in the input"):
+        read_jetclass(path)

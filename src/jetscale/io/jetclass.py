@@ -20,6 +20,7 @@ import uproot
 
 from jetscale import schema
 from jetscale.io.atomic import atomic_path
+from jetscale.io.chunks import concatenate_chunks
 from jetscale.io.errors import JetFileError
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport, clean_jets
@@ -64,10 +65,8 @@ def read_jetclass(
     report: QualityReport | None = None,
 ) -> ak.Array:
     """Read whole JetClass files into one array (for small samples; use iterate otherwise)."""
-    chunks = list(
-        iterate_jetclass(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report)
-    )
-    return ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    chunks = iterate_jetclass(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report)
+    return concatenate_chunks(chunks, paths)
 
 
 def _open_tree(path: Path) -> Any:

@@ -18,6 +18,7 @@ import numpy as np
 
 from jetscale import schema
 from jetscale.io.atomic import atomic_path
+from jetscale.io.chunks import concatenate_chunks
 from jetscale.io.errors import JetFileError
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport, clean_jets
@@ -67,8 +68,7 @@ def read_parquet(
     report: QualityReport | None = None,
 ) -> ak.Array:
     """Read whole parquet files into one array."""
-    chunks = list(iterate_parquet(paths, constituent_fields, on_invalid, report))
-    return ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    return concatenate_chunks(iterate_parquet(paths, constituent_fields, on_invalid, report), paths)
 
 
 def _to_internal(path: Path, raw: ak.Array, fields: Sequence[str]) -> ak.Array:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import awkward as ak
 
+from jetscale.io.chunks import concatenate_chunks
 from jetscale.io.errors import JetFileError
 from jetscale.io.jetclass import DEFAULT_STEP_SIZE, iterate_jetclass
 from jetscale.io.parquet import iterate_parquet
@@ -38,5 +39,5 @@ def read_jets(
     report: QualityReport | None = None,
 ) -> ak.Array:
     """Read all jets of small files into memory in the internal layout."""
-    chunks = list(iterate_jets(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report))
-    return ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    chunks = iterate_jets(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report)
+    return concatenate_chunks(chunks, paths)
