@@ -7,6 +7,12 @@ construction, ``process(events)`` returns a dict of ``hist.Hist`` with a growing
 
 from __future__ import annotations
 
+try:
+    import coffea  # noqa: F401
+except ImportError as err:  # pragma: no cover - depends on the environment
+    msg = "jetscale.processors needs coffea: pip install 'jetscale[coffea]'"
+    raise ImportError(msg) from err
+
 from jetscale.processors.jetclass_features import JetClassFeatureProcessor
 
 __all__ = ["JetClassFeatureProcessor"]

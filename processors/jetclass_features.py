@@ -23,7 +23,7 @@ from jetscale.plotting.histograms import FEATURE_RANGES
 from jetscale.schema import CLASS_NAMES
 
 
-class JetClassFeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
+class JetClassFeatureProcessor(processor.ProcessorABC):
     """Feature arrays and per-class histograms for JetClass-format ``tree`` events."""
 
     def __init__(self, feature_set: str = "full21", max_particles: int = 128) -> None:
@@ -37,7 +37,7 @@ class JetClassFeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
         def make(name: str, label: str, bins: int, low: float, high: float) -> hist.Hist:
             return hist.Hist(
                 hist.axis.StrCategory([], name="dataset", growth=True),
-                hist.axis.StrCategory([*CLASS_NAMES, "unlabelled"], name="class"),
+                hist.axis.StrCategory([*CLASS_NAMES, "unlabelled"], name="jet_class"),
                 hist.axis.Regular(bins, low, high, name=name, label=label),
             )
 
@@ -62,11 +62,11 @@ class JetClassFeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
             [CLASS_NAMES[i] if i >= 0 else "unlabelled" for i in labels], dtype=object
         )
         out["jet_sdmass"].fill(
-            dataset=dataset, **{"class": class_of}, sdmass=ak.to_numpy(jets["sdmass"])
+            dataset=dataset, jet_class=class_of, sdmass=ak.to_numpy(jets["sdmass"])
         )
         out["jet_nparticles"].fill(
             dataset=dataset,
-            **{"class": class_of},
+            jet_class=class_of,
             nparticles=ak.to_numpy(ak.num(jets["constituents"])),
         )
         x, mask = build_features(
@@ -79,11 +79,12 @@ class JetClassFeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
                 name = key.removeprefix("feature_")
                 h.fill(
                     dataset=dataset,
-                    **{"class": class_of[owner]},
+                    jet_class=class_of[owner],
                     **{name: x[..., names.index(name)][mask]},
                 )
-        out["jets"] = {dataset: len(jets)}
-        return out
+        result: dict[str, Any] = dict(out)
+        result["jets"] = {dataset: len(jets)}
+        return result
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator

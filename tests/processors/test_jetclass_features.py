@@ -43,7 +43,7 @@ def test_histograms_match_numpy_and_do_not_depend_on_executor_or_chunks(
         expected, _ = np.histogram(
             ak.to_numpy(a.sdmass[a.label == cls_index]), bins=50, range=(0, 250)
         )
-        np.testing.assert_array_equal(h[{"dataset": "a", "class": cls}].values(), expected)
+        np.testing.assert_array_equal(h[{"dataset": "a", "jet_class": cls}].values(), expected)
     # Feature histogram equals a histogram of build_features' unpadded entries.
     x, mask = build_features(b, "full21", 64)
     column = FEATURE_SETS["full21"].index("part_deltaR")

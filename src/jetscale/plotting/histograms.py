@@ -1,6 +1,6 @@
 """Fill ``hist.Hist`` objects per JetClass class from jets and feature arrays.
 
-Every histogram has a ``class`` string category axis first, so one object holds
+Every histogram has a ``jet_class`` string category axis first, so one object holds
 all classes, plots overlay them directly and the ROOT file gets one TH1 per class.
 """
 
@@ -40,7 +40,7 @@ FEATURE_RANGES: dict[str, tuple[str, float, float]] = {
 
 
 def _class_axis(classes: Sequence[str]) -> hist.axis.StrCategory:
-    return hist.axis.StrCategory(list(classes), name="class", label="Jet class")
+    return hist.axis.StrCategory(list(classes), name="jet_class", label="Jet class")
 
 
 def jet_histograms(jets: ak.Array, classes: Sequence[str] = CLASS_NAMES) -> dict[str, hist.Hist]:
@@ -60,7 +60,7 @@ def jet_histograms(jets: ak.Array, classes: Sequence[str] = CLASS_NAMES) -> dict
         h: hist.Hist = hist.Hist(
             _class_axis(classes), hist.axis.Regular(bins, low, high, name=name, label=label)
         )
-        h.fill(**{"class": class_of, name: values[name]})
+        h.fill(jet_class=class_of, **{name: values[name]})
         out[f"jet_{name}"] = h
     return out
 
@@ -83,7 +83,7 @@ def feature_histograms(
         h: hist.Hist = hist.Hist(
             _class_axis(classes), hist.axis.Regular(50, low, high, name=name, label=label)
         )
-        h.fill(**{"class": class_of, name: x[..., names.index(name)][mask]})
+        h.fill(jet_class=class_of, **{name: x[..., names.index(name)][mask]})
         out[f"feature_{name}"] = h
     return out
 
@@ -95,6 +95,6 @@ def write_histograms_root(
     final = Path(path)
     with atomic_path(final) as tmp, uproot.recreate(tmp) as file:
         for name, h in histograms.items():
-            for cls in h.axes["class"]:
-                file[f"{name}/{cls}"] = h[{"class": cls}]
+            for cls in h.axes["jet_class"]:
+                file[f"{name}/{cls}"] = h[{"jet_class": cls}]
     return final

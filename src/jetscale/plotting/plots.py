@@ -30,8 +30,8 @@ def plot_per_class(
     plt.style.use(getattr(mplhep.style, experiment, mplhep.style.CMS))
     fig, ax = plt.subplots(figsize=(9, 7))
     colors = [plt.get_cmap("tab10")(k) for k in range(10)]  # ten distinct colours, ten classes
-    for index, cls in enumerate(h.axes["class"]):
-        sub = cast(hist.Hist, h[{"class": cls}])
+    for index, cls in enumerate(h.axes["jet_class"]):
+        sub = cast(hist.Hist, h[{"jet_class": cls}])
         total = float(sub.sum())
         if total <= 0:
             continue
