@@ -103,3 +103,18 @@ def test_features_command_and_errors(
         == 2
     )
     assert "unknown JetClass class 'Xbb'" in capsys.readouterr().err
+
+
+def test_generate_command_writes_jetclass_files_and_reports_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pythia8mc")
+    argv = ["generate", "--out", str(tmp_path), "--classes", "Wqq", "--jets-per-class", "4"]
+    assert (
+        main([*argv, "--detector", "coarse", "--seed", "5", "--workers", "1", "--no-progress"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "jets/s" in printed
+    tree = uproot.open(tmp_path / "Wqq_coarse_s5.root")["tree"]
+    assert tree.num_entries == 4
+    assert tree["label_Wqq"].array(library="np").all()
