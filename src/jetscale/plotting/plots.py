@@ -48,6 +48,10 @@ def plot_per_class(
     if log:
         ax.set_yscale("log")
     ax.legend(ncols=2, fontsize="small", title=legend_title, title_fontsize="small")
+    # Headroom for the two-column legend above the curves (mplhep.yscale_legend
+    # gives up on dense ten-class overlays).
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top * 300 if log else top * 1.6)
     exp_label = getattr(mplhep, experiment.lower(), mplhep.cms).label
     exp_label(label, data=False, com=com, ax=ax)
     out = Path(out_dir)
