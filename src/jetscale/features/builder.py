@@ -156,8 +156,8 @@ def _prepare(jets: ak.Array, name: str) -> _Prepared:
     if not kernel.inputs_are_valid(floats, energy, columns["px"], columns["py"]):
         _validate(columns)  # raises, naming the field
     _validate_jets(jet_columns)
-    is_sorted = kernel.is_pt_sorted(offsets, columns["px"], columns["py"])
-    order = _EMPTY_I64 if is_sorted else kernel.order_by_pt(offsets, columns["px"], columns["py"])
+    order = kernel.pt_order(offsets, columns["px"], columns["py"])
+    is_sorted = order is None
     flags = (
         np.stack([columns[f] for f in FLAG_FIELDS])
         if all(f in columns for f in FLAG_FIELDS)
@@ -167,7 +167,7 @@ def _prepare(jets: ak.Array, name: str) -> _Prepared:
     return _Prepared(
         name=name,
         offsets=offsets,
-        order=order,
+        order=_EMPTY_I64 if order is None else order,
         is_sorted=is_sorted,
         columns=(*_transcendentals(columns), *(columns.get(f, _EMPTY_F32) for f in raw)),
         flags=flags,
