@@ -32,23 +32,24 @@ import numpy as np
 from jetscale.features.registry import FEATURES, feature_set
 
 #: Raw (unstandardized) value of each feature for flat constituent index ``i``.
-#: ``log_pt2`` (log of pT^2), ``log_e``, ``tanh_d0``, ``tanh_dz`` are precomputed with NumPy's SIMD
-#: float32 math (a libm call per constituent inside the loop costs ~45 ns).
+#: ``log_pt2`` (log of pT^2), ``log_e``, ``tanh_d0``, ``tanh_dz`` are precomputed per batch
+#: (into reused scratch buffers indexed from ``first``) with NumPy's SIMD float32 math:
+#: a libm call per constituent inside the loop costs ~45 ns.
 EXPRESSIONS: dict[str, str] = {
-    "part_pt_log": "0.5 * log_pt2[i]",
-    "part_e_log": "log_e[i]",
-    "part_logptrel": "0.5 * log_pt2[i] - log_jet_pt",
-    "part_logerel": "log_e[i] - log_jet_e",
+    "part_pt_log": "0.5 * log_pt2[i - first]",
+    "part_e_log": "log_e[i - first]",
+    "part_logptrel": "0.5 * log_pt2[i - first] - log_jet_pt",
+    "part_logerel": "log_e[i - first] - log_jet_e",
     "part_deltaR": "math.sqrt(float(deta[i]) * deta[i] + float(dphi[i]) * dphi[i])",
     "part_charge": "charge[i]",
-    "part_isChargedHadron": "flags[0, i]",
-    "part_isNeutralHadron": "flags[1, i]",
-    "part_isPhoton": "flags[2, i]",
-    "part_isElectron": "flags[3, i]",
-    "part_isMuon": "flags[4, i]",
-    "part_d0": "tanh_d0[i]",
+    "part_isChargedHadron": "is_charged_hadron[i]",
+    "part_isNeutralHadron": "is_neutral_hadron[i]",
+    "part_isPhoton": "is_photon[i]",
+    "part_isElectron": "is_electron[i]",
+    "part_isMuon": "is_muon[i]",
+    "part_d0": "tanh_d0[i - first]",
     "part_d0err": "d0err[i]",
-    "part_dz": "tanh_dz[i]",
+    "part_dz": "tanh_dz[i - first]",
     "part_dzerr": "dzerr[i]",
     "part_deta": "deta[i]",
     "part_dphi": "dphi[i]",
@@ -68,6 +69,7 @@ KERNEL_ARGUMENTS = (
     "order",  # (M,) int64 flat permutation, pT-descending within each jet (unused if sorted)
     "is_sorted",  # bool: constituents already pT-descending, read them in place
     "wrap",  # bool: repeat the jet's constituents into padded slots
+    "first",  # flat index of the first constituent of this batch (scratch arrays start there)
     "log_pt2",
     "log_e",
     "tanh_d0",
@@ -81,7 +83,11 @@ KERNEL_ARGUMENTS = (
     "d0err",
     "dzerr",
     "charge",
-    "flags",  # (5, M) int32: ChargedHadron, NeutralHadron, Photon, Electron, Muon
+    "is_charged_hadron",  # (M,) int32 PID flags
+    "is_neutral_hadron",
+    "is_photon",
+    "is_electron",
+    "is_muon",
     "jet_pt",  # (N,) GeV
     "jet_energy",  # (N,) GeV
 )
@@ -157,22 +163,34 @@ def fill_kernel(feature_set_name: str) -> Callable[..., None]:
     return cast(Callable[..., None], numba.njit(nogil=True)(function))
 
 
+@numba.njit(nogil=True)
+def is_pt_sorted(offsets: np.ndarray, px: np.ndarray, py: np.ndarray) -> bool:
+    """Whether every jet's constituents are already in descending pT (key px^2 + py^2, float64).
+
+    Compiled: one fused pass (~5 ms per 100k jets) instead of ~8 NumPy passes (~150 ms).
+    """
+    for j in range(offsets.shape[0] - 1):
+        previous = np.inf
+        for i in range(offsets[j], offsets[j + 1]):
+            pt2 = float(px[i]) * px[i] + float(py[i]) * py[i]
+            if pt2 > previous:
+                return False
+            previous = pt2
+    return True
+
+
 def pt_order(offsets: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray | None:
     """Flat permutation sorting each jet's constituents by descending pT; None if already sorted.
 
     The key is pT^2 = px^2 + py^2 in float64 (monotone in pT, no square root);
     ties keep the input order (``np.lexsort`` is stable), so the result is
     deterministic. JetClass files and our generator are sorted already and cost
-    one comparison pass. NumPy rather than numba here: a compiled merge sort
-    costs ~5 s of JIT in every worker process.
+    one compiled comparison pass. The sort itself is NumPy rather than numba: a
+    compiled merge sort costs ~5 s of JIT in every worker process.
     """
-    pt2 = px.astype(np.float64) ** 2 + py.astype(np.float64) ** 2
-    rising = pt2[1:] > pt2[:-1]
-    rising[offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < len(pt2))] - 1] = (
-        False  # jet boundaries
-    )
-    if not rising.any():
+    if is_pt_sorted(offsets, px, py):
         return None
+    pt2 = px.astype(np.float64) ** 2 + py.astype(np.float64) ** 2
     owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     return np.lexsort((-pt2, owner))
 
