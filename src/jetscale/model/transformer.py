@@ -71,8 +71,8 @@ class Attention(nn.Module):
         return self.dropout(self.out(y))
 
 
-class Block(nn.Module):
-    """Pre-norm residual block: attention then feed-forward."""
+class _Residual(nn.Module):
+    """The parts of a pre-norm residual block: attention then feed-forward."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -81,13 +81,17 @@ class Block(nn.Module):
         self.norm_ff = nn.LayerNorm(config.d_model)
         self.feed_forward = FeedForward(config)
 
+
+class Block(_Residual):
+    """Particle self-attention block."""
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.norm_attention(x)
         x = x + self.attention(h, h, mask)
         return x + self.feed_forward(self.norm_ff(x))
 
 
-class ClassBlock(Block):
+class ClassBlock(_Residual):
     """Class attention: only the class token queries; it attends to itself and the particles."""
 
     def forward(
