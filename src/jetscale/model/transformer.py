@@ -96,7 +96,7 @@ class ClassBlock(_Residual):
 
     def forward(
         self, cls: torch.Tensor, particles: torch.Tensor, mask: torch.Tensor
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         tokens = self.norm_attention(torch.cat([cls, particles], dim=1))  # (B, 1 + P, D)
         cls = cls + self.attention(tokens[:, :1], tokens, mask)
         return cls + self.feed_forward(self.norm_ff(cls))
