@@ -27,7 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
-    except (ValueError, OSError) as err:  # JetFileError and CardError are ValueErrors
+    except (
+        ValueError,
+        OSError,
+        RuntimeError,
+    ) as err:  # JetFileError, CardError, CheckpointError, TrainingError
         print(f"jetscale {args.command}: error: {err}", file=sys.stderr)
         return 2
 
@@ -76,6 +80,41 @@ def _parser() -> argparse.ArgumentParser:
     feat.add_argument("--feature-set", choices=list(FEATURE_SETS), default="full21")
     feat.add_argument("--max-particles", type=int, default=128)
     feat.set_defaults(handler=_features)
+
+    tr = sub.add_parser(
+        "train", help="train the set-Transformer tagger (resumes RUN_DIR if it has a checkpoint)"
+    )
+    tr.add_argument(
+        "--data", nargs="+", help="training files (paths, globs, directories, .txt lists)"
+    )
+    tr.add_argument("--out", help="run directory")
+    tr.add_argument(
+        "--config", type=Path, help="TOML or JSON config file; command-line options override it"
+    )
+    tr.add_argument(
+        "--val-data", nargs="+", help="validation files (default: hold out every 10th jet)"
+    )
+    tr.add_argument("--feature-set", choices=list(FEATURE_SETS))
+    tr.add_argument("--max-particles", type=int)
+    tr.add_argument("--d-model", type=int)
+    tr.add_argument("--layers", type=int)
+    tr.add_argument("--heads", type=int)
+    tr.add_argument("--class-layers", type=int)
+    tr.add_argument("--ff-ratio", type=int)
+    tr.add_argument("--dropout", type=float)
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument(
+        "--max-jets", type=int, help="U: train on exactly the first U jets, repeated each epoch"
+    )
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--weight-decay", type=float)
+    tr.add_argument("--warmup-steps", type=int)
+    tr.add_argument("--eval-every", type=int)
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--device")
+    tr.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
+    tr.set_defaults(handler=_train)
 
     cards = sub.add_parser("cards", help="list the detector cards")
     cards.set_defaults(handler=_cards)
@@ -132,6 +171,66 @@ def _features(args: argparse.Namespace) -> int:
         )
         print(f"{written}: {n_jets} jets")
     print(report.summary())
+    return 0
+
+
+_MODEL_OPTIONS = {
+    "feature_set": "feature_set",
+    "max_particles": "max_particles",
+    "d_model": "d_model",
+    "layers": "n_layers",
+    "heads": "n_heads",
+    "class_layers": "n_class_layers",
+    "ff_ratio": "ff_ratio",
+    "dropout": "dropout",
+}
+_TRAIN_OPTIONS = (
+    "epochs",
+    "max_jets",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "warmup_steps",
+    "eval_every",
+    "seed",
+    "device",
+)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from jetscale.train import TrainConfig, train
+    from jetscale.train.checkpoint import LAST_NAME
+
+    overrides: dict[str, object] = {
+        k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None
+    }
+    overrides["model"] = {
+        v: getattr(args, k) for k, v in _MODEL_OPTIONS.items() if getattr(args, k) is not None
+    }
+    if args.data:
+        overrides["data"] = args.data
+    if args.val_data:
+        overrides["val_data"] = args.val_data
+    if args.out:
+        overrides["out"] = args.out
+    if args.config:
+        config = TrainConfig.from_file(args.config, **overrides)
+    else:
+        if "data" not in overrides or "out" not in overrides:
+            print(
+                "jetscale train: error: --data and --out are required without --config",
+                file=sys.stderr,
+            )
+            return 2
+        config = TrainConfig.from_dict(overrides)
+    if args.no_resume and (Path(config.out) / LAST_NAME).exists():
+        print(
+            f"jetscale train: error: {config.out} already has a checkpoint (drop --no-resume to continue it)",
+            file=sys.stderr,
+        )
+        return 2
+    line = train(config)
+    print(json.dumps(line, indent=2))
     return 0
 
 

@@ -1,0 +1,288 @@
+"""The training loop: explicit, resumable, and accounted in jets, steps and FLOPs.
+
+Compute accounting: ``flops`` is 3 x the exact forward matrix-product FLOPs of
+every batch as processed (forward + backward = 3 forward passes; padded slots
+count because they are computed), so it includes the attention term 4 L n^2 d per
+jet. ``flops_6nd`` is the scaling-law convention C = 6 N D with N the non-embedding
+parameters and D the real constituents seen; the two differ by the embedding,
+the attention term and padding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from jetscale.io.atomic import atomic_path
+from jetscale.model import JetTransformer, count_parameters, forward_flops
+from jetscale.train.checkpoint import (
+    BEST_NAME,
+    LAST_NAME,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from jetscale.train.config import TrainConfig
+from jetscale.train.data import Batch, split_sources
+from jetscale.train.metrics import one_vs_qcd_aucs
+from jetscale.train.schedule import get_lr
+
+log = logging.getLogger(__name__)
+
+LAST = LAST_NAME
+BEST = BEST_NAME
+
+
+class TrainingError(RuntimeError):
+    """Training stopped on purpose (NaN loss, ...); completed work is in the last checkpoint."""
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay only on matrices (not biases, norms or the class token)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2 and p.shape[0] > 1]
+    no_decay = [p for p in model.parameters() if not (p.dim() >= 2 and p.shape[0] > 1)]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
+
+
+@torch.no_grad()
+def evaluate(
+    model: JetTransformer, data: Batch, device: torch.device, batch_size: int
+) -> dict[str, Any]:
+    """Loss, accuracy and one-vs-QCD AUCs on the whole fixed validation set."""
+    model.eval()
+    losses, probabilities = [], []
+    for start in range(0, len(data.label), batch_size):
+        x = torch.from_numpy(data.x[start : start + batch_size]).to(device)
+        mask = torch.from_numpy(data.mask[start : start + batch_size]).to(device)
+        label = torch.from_numpy(data.label[start : start + batch_size]).to(device)
+        logits = model(x, mask).float()
+        losses.append(F.cross_entropy(logits, label, reduction="sum").item())
+        probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
+    model.train()
+    prob = np.concatenate(probabilities)
+    return {
+        "val_loss": sum(losses) / len(data.label),
+        "val_accuracy": float((prob.argmax(axis=1) == data.label).mean()),
+        "val_auc": one_vs_qcd_aucs(prob, data.label),
+    }
+
+
+def train(
+    config: TrainConfig, resume: bool = True, stop_after_steps: int | None = None
+) -> dict[str, Any]:
+    """Train (or resume) the run in ``config.out``; returns the final metrics line.
+
+    ``stop_after_steps`` ends the process early after that many optimizer steps in
+    this call (used to test resumption); the run is then resumable as if killed.
+    """
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_or_write_config(out, config)
+    device = select_device(config.device)
+    torch.manual_seed(config.seed)
+
+    model = JetTransformer(config.model).to(device)
+    optimizer = make_optimizer(model, config)
+    train_source, val_source = split_sources(
+        config.data,
+        config.val_data,
+        config.model.feature_set,
+        config.model.max_particles,
+        config.max_jets,
+        config.val_fraction,
+        config.val_max_jets,
+        config.chunk_jets,
+    )
+    unique_jets = train_source.nominal_jets()
+    steps_per_epoch = math.ceil(unique_jets / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    val_set = val_source.load_all()
+    params = count_parameters(config.model)
+
+    state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "jets_seen": 0}
+    state |= {"flops": 0.0, "flops_6nd": 0.0}
+    state |= {"best_val_loss": math.inf, "wall_time_s": 0.0}
+    if resume and (out / LAST).exists():
+        checkpoint = load_checkpoint(out / LAST)
+        _check_matches(checkpoint, config, out / LAST)
+        model.load_state_dict(checkpoint["model_state"])
+        optimizer.load_state_dict(checkpoint["optimizer_state"])
+        torch.set_rng_state(checkpoint["rng_state"])
+        state = {k: checkpoint[k] for k in state}
+        _truncate_metrics(out / "metrics.jsonl", state["step"])
+        log.info("resumed %s at step %d", out, state["step"])
+
+    autocast = device.type == "cuda"
+    started = time.perf_counter() - state["wall_time_s"]
+    steps_this_call = 0
+    line: dict[str, Any] = {}
+    for epoch in range(state["epoch"], config.epochs):
+        skip = state["batch_in_epoch"] if epoch == state["epoch"] else 0
+        for index, batch in enumerate(train_source.batches(config.batch_size, config.seed, epoch)):
+            if index < skip:
+                continue
+            lr = get_lr(
+                state["step"], total_steps, config.lr, config.warmup_steps, config.min_lr_ratio
+            )
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x = torch.from_numpy(batch.x).to(device)
+            mask = torch.from_numpy(batch.mask).to(device)
+            label = torch.from_numpy(batch.label).to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                loss = F.cross_entropy(model(x, mask).float(), label)
+            if not torch.isfinite(loss):
+                msg = (
+                    f"non-finite training loss ({loss.item()}) at step {state['step']}; "
+                    f"stopped. The last good checkpoint is {out / LAST} (lower --lr?)"
+                )
+                raise TrainingError(msg)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+
+            state["step"] += 1
+            state["batch_in_epoch"] = index + 1
+            state["epoch"] = epoch
+            state["jets_seen"] += len(batch.label)
+            state["flops"] += 3.0 * forward_flops(config.model, batch.x.shape[1]) * len(batch.label)
+            state["flops_6nd"] += 6.0 * params.non_embedding * float(batch.mask.sum())
+            steps_this_call += 1
+            last_step = state["step"] == total_steps
+            if state["step"] % config.eval_every == 0 or last_step:
+                line = _evaluate_and_save(
+                    model,
+                    optimizer,
+                    config,
+                    val_set,
+                    device,
+                    state,
+                    started,
+                    loss,
+                    lr,
+                    out,
+                    steps_per_epoch,
+                )
+            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
+                return line
+        state["epoch"], state["batch_in_epoch"] = epoch + 1, 0
+    if not line or line["step"] != state["step"]:
+        line = _evaluate_and_save(
+            model,
+            optimizer,
+            config,
+            val_set,
+            device,
+            state,
+            started,
+            loss,
+            lr,
+            out,
+            steps_per_epoch,
+        )
+    return line
+
+
+def _evaluate_and_save(
+    model: JetTransformer,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    val_set: Batch,
+    device: torch.device,
+    state: dict[str, Any],
+    started: float,
+    loss: torch.Tensor,
+    lr: float,
+    out: Path,
+    steps_per_epoch: int,
+) -> dict[str, Any]:
+    metrics = evaluate(model, val_set, device, config.batch_size)
+    state["wall_time_s"] = time.perf_counter() - started
+    improved = metrics["val_loss"] < state["best_val_loss"]
+    if improved:
+        state["best_val_loss"] = metrics["val_loss"]
+    line = {
+        "step": state["step"],
+        "epoch": state["step"] / steps_per_epoch,  # fractional epochs completed
+        "jets_seen": state["jets_seen"],
+        "flops": state["flops"],
+        "flops_6nd": state["flops_6nd"],
+        "train_loss": float(loss.item()),
+        "lr": lr,
+        **metrics,
+        "best_val_loss": state["best_val_loss"],
+        "wall_time_s": state["wall_time_s"],
+    }
+    checkpoint = {
+        "model_config": config.model.to_dict(),
+        "train_config": config.to_dict(),
+        "model_state": model.state_dict(),
+        "optimizer_state": optimizer.state_dict(),
+        "rng_state": torch.get_rng_state(),
+        **state,
+    }
+    # metrics first, then the checkpoint: a kill in between re-runs this evaluation on
+    # resume, and _truncate_metrics drops the orphaned line.
+    with (out / "metrics.jsonl").open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    save_checkpoint(out / LAST, checkpoint)
+    if improved:
+        save_checkpoint(out / BEST, checkpoint)
+    return line
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """What must not change when resuming (where data and outputs live may move)."""
+    return {k: v for k, v in config.items() if k not in ("out", "device", "eval_every")}
+
+
+def _check_or_write_config(out: Path, config: TrainConfig) -> None:
+    path = out / "config.json"
+    if path.exists() and (out / LAST).exists():
+        previous = json.loads(path.read_text())
+        if _comparable(previous) != _comparable(config.to_dict()):
+            changed = sorted(
+                k for k in _comparable(previous) if previous.get(k) != config.to_dict().get(k)
+            )
+            msg = f"{out}: the run was started with a different configuration (changed: {', '.join(changed)})"
+            raise CheckpointError(msg)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(config.to_dict(), indent=2))
+
+
+def _check_matches(checkpoint: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    if checkpoint["model_config"] != config.model.to_dict():
+        msg = f"{path}: checkpoint model {checkpoint['model_config']} does not match the configured {config.model.to_dict()}"
+        raise CheckpointError(msg)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    if not path.exists():
+        return
+    kept = [
+        line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step
+    ]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in kept))
+
+
+__all__ = ["TrainingError", "evaluate", "make_optimizer", "select_device", "train"]
