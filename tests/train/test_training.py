@@ -212,8 +212,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, data_
 def test_bad_checkpoints_and_mismatched_configs(tmp_path: Path, data_file: Path) -> None:
     run = tmp_path / "run"
     train(config(data_file, run, epochs=1))
+    wider = ModelConfig(d_model=32, n_layers=1, n_heads=2, feature_set="kin", max_particles=32)
     with pytest.raises(CheckpointError, match=r"different configuration \(changed: model\)"):
-        wider = ModelConfig(d_model=32, n_layers=1, n_heads=2, feature_set="kin", max_particles=32)
         train(config(data_file, run, epochs=1, model=wider))
     (run / "last.pt").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(CheckpointError, match=r"last.pt: corrupt or unreadable checkpoint"):
