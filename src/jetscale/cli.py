@@ -116,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     tr.set_defaults(handler=_train)
 
+    exp = sub.add_parser(
+        "export", help="export a training run to ONNX with preprocess.json and a model card"
+    )
+    exp.add_argument("run_dir", type=Path)
+    exp.add_argument(
+        "--out", type=Path, required=True, help="ONNX file to write (sidecars go beside it)"
+    )
+    exp.add_argument("--checkpoint", default="best.pt", help="best.pt (default) or last.pt")
+    exp.add_argument(
+        "--no-parity", action="store_true", help="skip the torch vs ONNX Runtime check"
+    )
+    exp.set_defaults(handler=_export)
+
     cards = sub.add_parser("cards", help="list the detector cards")
     cards.set_defaults(handler=_cards)
     return parser
@@ -231,6 +244,19 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     line = train(config)
     print(json.dumps(line, indent=2))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from jetscale.export import check_parity, export_run
+
+    written = export_run(args.run_dir, args.out, args.checkpoint)
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    if not args.no_parity:
+        print(
+            f"max |torch - onnxruntime| on generated jets: {check_parity(args.run_dir, args.out):.2e}"
+        )
     return 0
 
 

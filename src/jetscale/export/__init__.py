@@ -1,0 +1,12 @@
+"""ONNX export of trained runs, with a weaver-core style ``preprocess.json`` and a model card.
+
+``jetscale export RUN_DIR --out model.onnx`` or :func:`export_run`; :func:`check_parity`
+compares ONNX Runtime with torch. Needs the ``ml`` extra.
+"""
+
+from __future__ import annotations
+
+from jetscale.export.onnx_export import check_parity, export_run
+from jetscale.export.sidecar import preprocess_json
+
+__all__ = ["check_parity", "export_run", "preprocess_json"]

@@ -1,0 +1,188 @@
+"""Export a run's checkpoint to ONNX and check it against torch with ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import torch
+
+from jetscale.export.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, preprocess_json
+from jetscale.features import build_features
+from jetscale.io.atomic import atomic_path
+from jetscale.model import JetTransformer, ModelConfig
+from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
+
+OPSET = 17
+#: (batch, particles) shapes check_parity runs: one particle, typical, and beyond 128.
+PARITY_SHAPES = ((1, 1), (3, 7), (16, 64), (8, 128), (4, 150))
+
+
+class SoftmaxTagger(torch.nn.Module):
+    """weaver-layout inputs -> class probabilities, around a :class:`JetTransformer`."""
+
+    def __init__(self, model: JetTransformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pf_features: torch.Tensor, pf_mask: torch.Tensor) -> torch.Tensor:
+        x = pf_features.transpose(1, 2)  # (N, C, P) -> (N, P, C)
+        mask = pf_mask[:, 0] > 0  # (N, 1, P) float -> (N, P) bool
+        return torch.softmax(self.model(x, mask), dim=1)
+
+
+def load_model(
+    run_dir: str | Path, checkpoint: str = BEST_NAME
+) -> tuple[JetTransformer, dict[str, Any]]:
+    """The model of a run directory (best checkpoint by default, else the last), in eval mode."""
+    run = Path(run_dir)
+    path = run / checkpoint
+    if not path.exists() and checkpoint == BEST_NAME:
+        path = run / LAST_NAME
+    state = load_checkpoint(path)
+    config = ModelConfig.from_dict(state["model_config"])
+    model = JetTransformer(config)
+    try:
+        model.load_state_dict(state["model_state"])
+    except RuntimeError as err:
+        msg = f"{path}: weights do not fit the stored model config ({err})"
+        raise CheckpointError(msg) from err
+    return model.eval(), state
+
+
+def export_run(
+    run_dir: str | Path, out: str | Path, checkpoint: str = BEST_NAME
+) -> dict[str, Path]:
+    """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, atomically."""
+    model, state = load_model(run_dir, checkpoint)
+    config = model.config
+    wrapper = SoftmaxTagger(model).eval()
+    example = (
+        torch.zeros(2, config.n_features, 16),
+        torch.ones(2, 1, 16),
+    )
+    onnx_path = Path(out)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(onnx_path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
+        torch.onnx.export(
+            wrapper,
+            example,
+            str(tmp),
+            input_names=[FEATURES_INPUT, MASK_INPUT],
+            output_names=[OUTPUT],
+            dynamic_axes={
+                FEATURES_INPUT: {0: "N", 2: "P"},
+                MASK_INPUT: {0: "N", 2: "P"},
+                OUTPUT: {0: "N"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        import onnx
+
+        onnx.checker.check_model(str(tmp), full_check=True)
+    sidecar = onnx_path.with_name("preprocess.json")
+    with atomic_path(sidecar) as tmp:
+        tmp.write_text(
+            json.dumps(
+                preprocess_json(config.feature_set, config.max_particles, config.n_classes),
+                indent=2,
+            )
+        )
+    card = onnx_path.with_name("model_card.json")
+    with atomic_path(card) as tmp:
+        tmp.write_text(json.dumps(model_card(Path(run_dir), state), indent=2))
+    return {"onnx": onnx_path, "preprocess": sidecar, "model_card": card}
+
+
+def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """What a reader of an analysis note needs to know about the shipped model."""
+    from jetscale.model import count_parameters
+    from jetscale.schema import CLASS_NAMES
+
+    train_config = state.get("train_config", {})
+    metrics_path = run_dir / "metrics.jsonl"
+    lines = (
+        [json.loads(x) for x in metrics_path.read_text().splitlines() if x]
+        if metrics_path.exists()
+        else []
+    )
+    final = next(
+        (line for line in reversed(lines) if line["step"] == state["step"]),
+        lines[-1] if lines else {},
+    )
+    config = ModelConfig.from_dict(state["model_config"])
+    return {
+        "model": config.to_dict(),
+        "parameters": count_parameters(config).total,
+        "non_embedding_parameters": count_parameters(config).non_embedding,
+        "feature_set": config.feature_set,
+        "class_names": list(CLASS_NAMES[: config.n_classes]),
+        "training_data": train_config.get("data"),
+        "validation_data": train_config.get("val_data") or "every 10th training-file jet held out",
+        "unique_jets": train_config.get("max_jets") or "all",
+        "epochs": train_config.get("epochs"),
+        "steps": state["step"],
+        "jets_seen": state.get("jets_seen"),
+        "training_flops": state.get("flops"),
+        "final_validation": {k: final.get(k) for k in ("val_loss", "val_accuracy", "val_auc")},
+        "git_revision": _git_revision(),
+        "checkpoint_step": state["step"],
+    }
+
+
+def _git_revision() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return result.stdout.strip()
+
+
+def check_parity(
+    run_dir: str | Path,
+    onnx_path: str | Path,
+    jets: ak.Array | None = None,
+    shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
+) -> float:
+    """Maximum |torch - ONNX Runtime| over class probabilities, on generated jets.
+
+    ``jets`` defaults to a few Pythia jets (QCD and top) from :mod:`jetscale.generate`.
+    Each (batch, particles) shape builds features for that many slots, so shapes
+    with more slots than constituents exercise padding.
+    """
+    import onnxruntime as ort
+
+    model, _ = load_model(run_dir)
+    wrapper = SoftmaxTagger(model).eval()
+    if jets is None:
+        from jetscale.generate import generate_class
+
+        jets = ak.concatenate(
+            [generate_class("QCD", 12, seed=5), generate_class("Tbqq", 12, seed=5)]
+        )
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for batch, particles in shapes:
+        take = jets[np.arange(batch) % len(jets)]
+        x, mask = build_features(take, model.config.feature_set, max_particles=particles)
+        features = np.ascontiguousarray(x.transpose(0, 2, 1))  # (N, C, P)
+        mask_input = mask[:, None, :].astype(np.float32)  # (N, 1, P)
+        (onnx_out,) = session.run([OUTPUT], {FEATURES_INPUT: features, MASK_INPUT: mask_input})
+        with torch.no_grad():
+            torch_out = wrapper(torch.from_numpy(features), torch.from_numpy(mask_input)).numpy()
+        worst = max(worst, float(np.abs(onnx_out - torch_out).max()))
+    return worst
