@@ -103,3 +103,23 @@ def test_bad_configs_are_refused() -> None:
         ModelConfig(feature_set="full22")
     with pytest.raises(ValueError, match="unknown ModelConfig keys: width"):
         ModelConfig.from_dict({"width": 3})
+
+
+def test_pfn_baseline_counts_and_invariance() -> None:
+    from jetscale.model import build_model
+
+    config = ModelConfig(d_model=32, architecture="pfn", feature_set="kinpid")
+    model = build_model(config).eval()
+    assert count_parameters(config).total == sum(p.numel() for p in model.parameters())
+    x, mask = inputs(config, batch=4, particles=24, seed=7)
+    with FlopCounterMode(display=False) as counter:
+        reference = model(x, mask)
+    assert forward_flops(config, 24) == pytest.approx(counter.get_total_flops() / 4, rel=1e-9)
+    perm = torch.randperm(24, generator=torch.Generator().manual_seed(3))
+    padded = torch.cat([x, torch.randn(4, 5, config.n_features)], dim=1)
+    padded_mask = torch.cat([mask, torch.zeros(4, 5, dtype=torch.bool)], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(x[:, perm], mask[:, perm]), reference, atol=1e-5, rtol=1e-5
+        )
+        torch.testing.assert_close(model(padded, padded_mask), reference, atol=1e-5, rtol=1e-5)

@@ -16,7 +16,7 @@ import torch
 from jetscale.export.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, preprocess_json
 from jetscale.features import build_features
 from jetscale.io.atomic import atomic_path
-from jetscale.model import JetTransformer, ModelConfig
+from jetscale.model import ModelConfig, build_model
 from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
 
 OPSET = 17
@@ -25,9 +25,9 @@ PARITY_SHAPES = ((1, 1), (3, 7), (16, 64), (8, 128), (4, 150))
 
 
 class SoftmaxTagger(torch.nn.Module):
-    """weaver-layout inputs -> class probabilities, around a :class:`JetTransformer`."""
+    """weaver-layout inputs -> class probabilities, around any jetscale model."""
 
-    def __init__(self, model: JetTransformer) -> None:
+    def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
 
@@ -39,7 +39,7 @@ class SoftmaxTagger(torch.nn.Module):
 
 def load_model(
     run_dir: str | Path, checkpoint: str = BEST_NAME
-) -> tuple[JetTransformer, dict[str, Any]]:
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The model of a run directory (best checkpoint by default, else the last), in eval mode."""
     run = Path(run_dir)
     path = run / checkpoint
@@ -47,7 +47,7 @@ def load_model(
         path = run / LAST_NAME
     state = load_checkpoint(path)
     config = ModelConfig.from_dict(state["model_config"])
-    model = JetTransformer(config)
+    model = build_model(config)
     try:
         model.load_state_dict(state["model_state"])
     except RuntimeError as err:
@@ -61,7 +61,7 @@ def export_run(
 ) -> dict[str, Path]:
     """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, atomically."""
     model, state = load_model(run_dir, checkpoint)
-    config = model.config
+    config = ModelConfig.from_dict(state["model_config"])
     wrapper = SoftmaxTagger(model).eval()
     example = (
         torch.zeros(2, config.n_features, 16),
@@ -166,7 +166,8 @@ def check_parity(
     """
     import onnxruntime as ort
 
-    model, _ = load_model(run_dir)
+    model, state = load_model(run_dir)
+    feature_set = state["model_config"]["feature_set"]
     wrapper = SoftmaxTagger(model).eval()
     if jets is None:
         from jetscale.generate import generate_class
@@ -178,7 +179,7 @@ def check_parity(
     worst = 0.0
     for batch, particles in shapes:
         take = jets[np.arange(batch) % len(jets)]
-        x, mask = build_features(take, model.config.feature_set, max_particles=particles)
+        x, mask = build_features(take, feature_set, max_particles=particles)
         features = np.ascontiguousarray(x.transpose(0, 2, 1))  # (N, C, P)
         mask_input = mask[:, None, :].astype(np.float32)  # (N, 1, P)
         (onnx_out,) = session.run([OUTPUT], {FEATURES_INPUT: features, MASK_INPUT: mask_input})

@@ -22,6 +22,7 @@ class ModelConfig:
     n_classes: int = len(CLASS_NAMES)
     feature_set: str = "full21"  # which registry set the inputs are
     max_particles: int = 128  # constituents per jet the model was trained with
+    architecture: str = "transformer"  # or "pfn": the particle-flow (Deep Sets) baseline
 
     def __post_init__(self) -> None:
         if self.feature_set not in FEATURE_SETS:
@@ -31,6 +32,9 @@ class ModelConfig:
             if getattr(self, name) < 1:
                 msg = f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}"
                 raise ValueError(msg)
+        if self.architecture not in ("transformer", "pfn"):
+            msg = f"unknown architecture {self.architecture!r}; choose 'transformer' or 'pfn'"
+            raise ValueError(msg)
         if self.n_class_layers < 1:
             msg = f"ModelConfig.n_class_layers must be >= 1, got {self.n_class_layers}"
             raise ValueError(msg)

@@ -43,6 +43,10 @@ def _block_parameters(config: ModelConfig) -> int:
 def count_parameters(config: ModelConfig) -> ParameterCount:
     """Exact number of trainable parameters."""
     d = config.d_model
+    if config.architecture == "pfn":
+        embedding = _linear(config.n_features, d)
+        rest = 2 * _linear(d, d) + 2 * _linear(d, d) + _linear(d, config.n_classes)
+        return ParameterCount(total=embedding + rest, embedding=embedding)
     embedding = _linear(config.n_features, d) + _linear(d, d)
     blocks = (config.n_layers + config.n_class_layers) * _block_parameters(config)
     readout = d + 2 * d + _linear(d, config.n_classes)  # class token, final norm, head
@@ -52,6 +56,8 @@ def count_parameters(config: ModelConfig) -> ParameterCount:
 def forward_flops(config: ModelConfig, n_particles: int) -> int:
     """Forward FLOPs for one jet processed with ``n_particles`` slots (padded slots count)."""
     n, d, f = n_particles, config.d_model, config.n_features
+    if config.architecture == "pfn":
+        return 2 * n * (f * d + 2 * d * d) + 2 * (2 * d * d + d * config.n_classes)
     hidden = config.ff_ratio * d
     embedding = 2 * n * (f * d + d * d)
     # self-attention block: q, kv, out projections; scores and weighted sum; feed-forward

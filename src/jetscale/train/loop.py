@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from jetscale.io.atomic import atomic_path
-from jetscale.model import JetTransformer, count_parameters, forward_flops
+from jetscale.model import build_model, count_parameters, forward_flops
 from jetscale.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -64,7 +64,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
 
 @torch.no_grad()
 def evaluate(
-    model: JetTransformer, data: Batch, device: torch.device, batch_size: int
+    model: torch.nn.Module, data: Batch, device: torch.device, batch_size: int
 ) -> dict[str, Any]:
     """Loss, accuracy and one-vs-QCD AUCs on the whole fixed validation set."""
     model.eval()
@@ -99,7 +99,7 @@ def train(
     device = select_device(config.device)
     torch.manual_seed(config.seed)
 
-    model = JetTransformer(config.model).to(device)
+    model = build_model(config.model).to(device)
     optimizer = make_optimizer(model, config)
     train_source, val_source = split_sources(
         config.data,
@@ -203,7 +203,7 @@ def train(
 
 
 def _evaluate_and_save(
-    model: JetTransformer,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     config: TrainConfig,
     val_set: Batch,
