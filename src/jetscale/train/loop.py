@@ -32,6 +32,7 @@ from jetscale.train.checkpoint import (
 )
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import Batch, split_sources
+from jetscale.train.distributed import Distributed
 from jetscale.train.metrics import one_vs_qcd_aucs
 from jetscale.train.schedule import get_lr
 
@@ -94,9 +95,12 @@ def train(
     this call (used to test resumption); the run is then resumable as if killed.
     """
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_or_write_config(out, config)
-    device = select_device(config.device)
+    ddp = Distributed.from_environment()
+    device = ddp.device(select_device(config.device))
+    if ddp.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_or_write_config(out, config)
+    ddp.barrier()
     torch.manual_seed(config.seed)
 
     model = build_model(config.model).to(device)
@@ -112,7 +116,8 @@ def train(
         config.chunk_jets,
     )
     unique_jets = train_source.nominal_jets()
-    steps_per_epoch = math.ceil(unique_jets / config.batch_size)
+    # With W processes each step consumes W batches; a last incomplete group is dropped.
+    steps_per_epoch = max(math.ceil(unique_jets / config.batch_size) // ddp.world_size, 1)
     total_steps = steps_per_epoch * config.epochs
     val_set = val_source.load_all()
     params = count_parameters(config.model)
@@ -127,8 +132,11 @@ def train(
         optimizer.load_state_dict(checkpoint["optimizer_state"])
         torch.set_rng_state(checkpoint["rng_state"])
         state = {k: checkpoint[k] for k in state}
-        _truncate_metrics(out / "metrics.jsonl", state["step"])
+        if ddp.is_main:
+            _truncate_metrics(out / "metrics.jsonl", state["step"])
         log.info("resumed %s at step %d", out, state["step"])
+    ddp.barrier()
+    trained = ddp.wrap(model)
 
     autocast = device.type == "cuda"
     started = time.perf_counter() - state["wall_time_s"]
@@ -136,9 +144,14 @@ def train(
     line: dict[str, Any] = {}
     for epoch in range(state["epoch"], config.epochs):
         skip = state["batch_in_epoch"] if epoch == state["epoch"] else 0
-        for index, batch in enumerate(train_source.batches(config.batch_size, config.seed, epoch)):
-            if index < skip:
+        for global_index, batch in enumerate(
+            train_source.batches(config.batch_size, config.seed, epoch)
+        ):
+            index, owner = divmod(global_index, ddp.world_size)  # local step in the epoch, rank
+            if owner != ddp.rank or index < skip:
                 continue
+            if index >= steps_per_epoch:
+                break
             lr = get_lr(
                 state["step"], total_steps, config.lr, config.warmup_steps, config.min_lr_ratio
             )
@@ -147,28 +160,39 @@ def train(
             x = torch.from_numpy(batch.x).to(device)
             mask = torch.from_numpy(batch.mask).to(device)
             label = torch.from_numpy(batch.label).to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                loss = F.cross_entropy(model(x, mask).float(), label)
-            if not torch.isfinite(loss):
+            try:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                    loss = F.cross_entropy(trained(x, mask).float(), label)
+                if not torch.isfinite(loss):
+                    msg = (
+                        f"non-finite training loss ({loss.item()}) at step {state['step']}; "
+                        f"stopped. The last good checkpoint is {out / LAST} (lower --lr?)"
+                    )
+                    raise TrainingError(msg)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            except torch.cuda.OutOfMemoryError as err:
                 msg = (
-                    f"non-finite training loss ({loss.item()}) at step {state['step']}; "
-                    f"stopped. The last good checkpoint is {out / LAST} (lower --lr?)"
+                    f"out of GPU memory at step {state['step']} (batch {tuple(batch.x.shape)}); "
+                    f"lower --batch-size or --max-particles. The last good checkpoint is {out / LAST}"
                 )
-                raise TrainingError(msg)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+                raise TrainingError(msg) from err
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
 
             state["step"] += 1
             state["batch_in_epoch"] = index + 1
             state["epoch"] = epoch
-            state["jets_seen"] += len(batch.label)
-            state["flops"] += 3.0 * forward_flops(config.model, batch.x.shape[1]) * len(batch.label)
-            state["flops_6nd"] += 6.0 * params.non_embedding * float(batch.mask.sum())
+            # Counters are per process times W: every rank processes a batch per step.
+            world = ddp.world_size
+            state["jets_seen"] += world * len(batch.label)
+            state["flops"] += (
+                world * 3.0 * forward_flops(config.model, batch.x.shape[1]) * len(batch.label)
+            )
+            state["flops_6nd"] += world * 6.0 * params.non_embedding * float(batch.mask.sum())
             steps_this_call += 1
             last_step = state["step"] == total_steps
-            if state["step"] % config.eval_every == 0 or last_step:
+            if (state["step"] % config.eval_every == 0 or last_step) and ddp.is_main:
                 line = _evaluate_and_save(
                     model,
                     optimizer,
@@ -185,7 +209,7 @@ def train(
             if stop_after_steps is not None and steps_this_call >= stop_after_steps:
                 return line
         state["epoch"], state["batch_in_epoch"] = epoch + 1, 0
-    if not line or line["step"] != state["step"]:
+    if ddp.is_main and (not line or line["step"] != state["step"]):
         line = _evaluate_and_save(
             model,
             optimizer,
@@ -199,6 +223,7 @@ def train(
             out,
             steps_per_epoch,
         )
+    ddp.close()
     return line
 
 
