@@ -95,7 +95,7 @@ def nanoaod_dir() -> Path:
 #: Classes and jets per class of the shared physics sample (about 30-40 s on 2 cores).
 SAMPLE_CLASSES = ["QCD", "Hbb", "Wqq", "Zqq", "Tbqq"]
 SAMPLE_JETS = 150
-SAMPLE_SEED = 11
+SAMPLE_SEED = 13  # not 11 or 12: those seeds made the shipped models' training and validation data
 
 
 @pytest.fixture(scope="session")

@@ -189,6 +189,11 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path, data_fil
     steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
     assert steps == sorted(set(steps))  # no duplicated evaluation lines after the resume
 
+    # Running a finished run again changes nothing and reports its last evaluation.
+    before = metrics.read_text()
+    subprocess.run([*argv, "--out", str(tmp_path / "killed")], check=True, capture_output=True)
+    assert metrics.read_text() == before
+
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, data_file: Path) -> None:
     with pytest.raises(

@@ -136,6 +136,10 @@ def train(
             _truncate_metrics(out / "metrics.jsonl", state["step"])
         log.info("resumed %s at step %d", out, state["step"])
     ddp.barrier()
+    if state["step"] >= total_steps and (out / "metrics.jsonl").exists():
+        ddp.close()  # a finished run: nothing to do, report its last evaluation
+        finished: dict[str, Any] = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+        return finished
     trained = ddp.wrap(model)
 
     autocast = device.type == "cuda"
