@@ -16,6 +16,7 @@ from jetscale.schema import CLASS_NAMES
 
 processor = pytest.importorskip("coffea.processor")
 from coffea.nanoevents import BaseSchema  # noqa: E402
+
 from jetscale.processors import JetClassFeatureProcessor  # noqa: E402
 
 
