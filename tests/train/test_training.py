@@ -287,3 +287,32 @@ def test_config_file_and_cli_overrides(tmp_path: Path, data_file: Path) -> None:
 
 
 MakeJets = Callable[..., ak.Array]
+
+
+def test_gpu_out_of_memory_is_reported_and_keeps_the_checkpoint(
+    tmp_path: Path, data_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No GPU here: inject the exception torch raises on a CUDA OOM into the 13th forward pass.
+    from jetscale.train import loop
+
+    real_build = loop.build_model
+    calls = {"n": 0}
+
+    def build_with_oom(model_config: ModelConfig) -> torch.nn.Module:
+        model = real_build(model_config)
+
+        def hook(module: torch.nn.Module, args: object) -> None:
+            if module.training:
+                calls["n"] += 1
+                if calls["n"] == 13:
+                    raise torch.cuda.OutOfMemoryError(
+                        "CUDA out of memory. Tried to allocate 2.00 GiB"
+                    )
+
+        model.register_forward_pre_hook(hook)
+        return model
+
+    monkeypatch.setattr(loop, "build_model", build_with_oom)
+    with pytest.raises(TrainingError, match=r"out of GPU memory at step 12 .* lower --batch-size"):
+        train(config(data_file, tmp_path / "oom", eval_every=5))
+    assert load_checkpoint(tmp_path / "oom" / "last.pt")["step"] == 10
