@@ -77,8 +77,9 @@ def synthetic_jets(n_jets: int, seed: int = 0, mean_particles: float = 40.0) -> 
     return ak.zip(record, depth_limit=1)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_jets() -> Callable[..., ak.Array]:
+    """``synthetic_jets`` as a fixture (test modules must not import conftest by name)."""
     return synthetic_jets
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import awkward as ak
@@ -23,9 +24,8 @@ from jetscale.train.checkpoint import CheckpointError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import synthetic_jets
-
+def run_dir(tmp_path_factory: pytest.TempPathFactory, make_jets: Callable[..., ak.Array]) -> Path:
+    synthetic_jets = make_jets
     base = tmp_path_factory.mktemp("export")
     data = write_jetclass(base / "jets.root", synthetic_jets(300, seed=2, mean_particles=20))
     model = ModelConfig(

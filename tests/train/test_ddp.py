@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import awkward as ak
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -40,9 +42,10 @@ MODEL += [
 
 
 @pytest.mark.dask  # a multi-process test, like the dask ones
-def test_two_process_ddp_matches_single_process(tmp_path: Path) -> None:
-    from conftest import synthetic_jets
-
+def test_two_process_ddp_matches_single_process(
+    tmp_path: Path, make_jets: Callable[..., ak.Array]
+) -> None:
+    synthetic_jets = make_jets
     # 600 jets, every 10th held out: 540 training jets = 18 batches of 30 = 9 batches of 60
     data = write_jetclass(tmp_path / "jets.root", synthetic_jets(600, seed=21, mean_particles=12))
     common = ["train", "--data", str(data), *MODEL]

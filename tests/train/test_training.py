@@ -26,6 +26,7 @@ from jetscale.train.loop import TrainingError  # noqa: E402
 from jetscale.train.metrics import one_vs_qcd_aucs, roc_auc  # noqa: E402
 from jetscale.train.schedule import get_lr  # noqa: E402
 
+MakeJets = Callable[..., ak.Array]
 TINY = ModelConfig(
     d_model=16,
     n_layers=1,
@@ -38,10 +39,8 @@ TINY = ModelConfig(
 
 
 @pytest.fixture(scope="module")
-def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import synthetic_jets
-
-    jets = synthetic_jets(600, seed=11, mean_particles=15)
+def data_file(tmp_path_factory: pytest.TempPathFactory, make_jets: MakeJets) -> Path:
+    jets = make_jets(600, seed=11, mean_particles=15)
     return write_jetclass(tmp_path_factory.mktemp("train") / "jets.root", jets)
 
 
@@ -108,10 +107,8 @@ def test_deterministic_and_counts_repetition(tmp_path: Path, data_file: Path) ->
     assert lines[-1]["flops"] > lines[0]["flops"] > 0
 
 
-def test_learns_separable_classes(tmp_path: Path) -> None:
-    from conftest import synthetic_jets
-
-    jets = synthetic_jets(800, seed=4, mean_particles=10)
+def test_learns_separable_classes(tmp_path: Path, make_jets: MakeJets) -> None:
+    jets = make_jets(800, seed=4, mean_particles=10)
     # class 1 ("Hbb") jets get wide constituents, class 0 ("QCD") narrow ones: learnable from deltaR
     label = np.random.default_rng(0).integers(0, 2, 800)
     wide = ak.Array(np.where(label == 1, 3.0, 0.5))
@@ -284,9 +281,6 @@ def test_config_file_and_cli_overrides(tmp_path: Path, data_file: Path) -> None:
         main(["train", "--config", str(config_file), "--out", str(tmp_path / "cli"), "--no-resume"])
         == 2
     )
-
-
-MakeJets = Callable[..., ak.Array]
 
 
 def test_gpu_out_of_memory_is_reported_and_keeps_the_checkpoint(
