@@ -144,8 +144,25 @@ def train(
 
     autocast = device.type == "cuda"
     started = time.perf_counter() - state["wall_time_s"]
+
+    def evaluate_and_save(loss: torch.Tensor, lr: float) -> dict[str, Any]:
+        return _evaluate_and_save(
+            model,
+            optimizer,
+            config,
+            val_set,
+            device,
+            state,
+            started,
+            loss,
+            lr,
+            out,
+            steps_per_epoch,
+        )
+
     steps_this_call = 0
     line: dict[str, Any] = {}
+    loss, lr = torch.tensor(float("nan")), config.lr  # defined even if no step runs in this call
     for epoch in range(state["epoch"], config.epochs):
         skip = state["batch_in_epoch"] if epoch == state["epoch"] else 0
         for global_index, batch in enumerate(
@@ -197,36 +214,12 @@ def train(
             steps_this_call += 1
             last_step = state["step"] == total_steps
             if (state["step"] % config.eval_every == 0 or last_step) and ddp.is_main:
-                line = _evaluate_and_save(
-                    model,
-                    optimizer,
-                    config,
-                    val_set,
-                    device,
-                    state,
-                    started,
-                    loss,
-                    lr,
-                    out,
-                    steps_per_epoch,
-                )
+                line = evaluate_and_save(loss, lr)
             if stop_after_steps is not None and steps_this_call >= stop_after_steps:
                 return line
         state["epoch"], state["batch_in_epoch"] = epoch + 1, 0
     if ddp.is_main and (not line or line["step"] != state["step"]):
-        line = _evaluate_and_save(
-            model,
-            optimizer,
-            config,
-            val_set,
-            device,
-            state,
-            started,
-            loss,
-            lr,
-            out,
-            steps_per_epoch,
-        )
+        line = evaluate_and_save(loss, lr)
     ddp.close()
     return line
 
