@@ -60,7 +60,11 @@ def test_run_on_existing_files_writes_features_histograms_and_plots(
         ak.to_numpy(jets.sdmass[jets.label == CLASS_NAMES.index("Tbqq")]), 50, (0, 250)
     )
     np.testing.assert_array_equal(counts, expected)
-    for stem in ("jet_sdmass", "jet_tau32", "feature_part_deltaR"):
+    # The shipped full21 tagger scored every jet (random labels here, so AUCs near 0.5).
+    assert set(summary["tagger"]["auc_vs_qcd"]) <= set(CLASS_NAMES[1:])
+    with uproot.open(out / "histograms.root") as file:
+        assert file["score_Tbqq_vs_QCD/QCD"].values().sum() == int((labels == 0).sum())
+    for stem in ("jet_sdmass", "jet_tau32", "feature_part_deltaR", "score_Tbqq_vs_QCD"):
         assert (out / "plots" / f"{stem}.png").stat().st_size > 10_000
         assert (out / "plots" / f"{stem}.pdf").stat().st_size > 5_000
 

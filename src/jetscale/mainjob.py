@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import awkward as ak
+import hist
 import numpy as np
 
 from jetscale.arrays import write_feature_file
@@ -30,7 +31,11 @@ from jetscale.schema import CLASS_NAMES
 
 log = logging.getLogger(__name__)
 
-LOG_SCALE = {"feature_part_d0", "feature_part_d0err", "feature_part_isPhoton"}
+#: Signal classes whose one-vs-QCD discriminant the main job histograms.
+SCORED = ("Hbb", "Wqq", "Zqq", "Tbqq")
+LOG_SCALE = {"feature_part_d0", "feature_part_d0err", "feature_part_isPhoton"} | {
+    f"score_{name}_vs_QCD" for name in SCORED
+}
 
 
 @dataclasses.dataclass
@@ -74,6 +79,7 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
                 npz["x"], npz["mask"], npz["label"], config.feature_set
             ).items():
                 histograms[name] = histograms[name] + h if name in histograms else h
+    tagger = _score(jets, histograms)
     root_file = write_histograms_root(out / "histograms.root", histograms)
     plots = []
     for name, h in histograms.items():
@@ -95,11 +101,35 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
         "histograms": str(root_file),
         "plots": [str(p) for p in plots],
         "quality": report.summary(),
+        "tagger": tagger,
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _score(jets: ak.Array, histograms: dict[str, hist.Hist]) -> dict[str, object]:
+    """Tag every jet with the shipped full21 model; add discriminant histograms per class."""
+    from jetscale.scoring import score_jets
+    from jetscale.train.metrics import one_vs_qcd_aucs
+
+    prob = score_jets(jets, "full21")
+    labels = ak.to_numpy(jets["label"])
+    class_of = np.asarray(CLASS_NAMES, dtype=object)[np.maximum(labels, 0)]
+    qcd = prob[:, CLASS_NAMES.index("QCD")]
+    for name in SCORED:
+        p = prob[:, CLASS_NAMES.index(name)]
+        h: hist.Hist = hist.Hist(
+            hist.axis.StrCategory(list(CLASS_NAMES), name="jet_class", label="Jet class"),
+            hist.axis.Regular(
+                50, 0.0, 1.0, name="score", label=f"$p_{{{name}}}/(p_{{{name}}}+p_{{QCD}})$"
+            ),
+        )
+        h.fill(jet_class=class_of[labels >= 0], score=(p / np.maximum(p + qcd, 1e-30))[labels >= 0])
+        histograms[f"score_{name}_vs_QCD"] = h
+    aucs = one_vs_qcd_aucs(prob, labels) if (labels >= 0).any() else {}
+    return {"model": "full21 (shipped)", "auc_vs_qcd": {k: round(v, 4) for k, v in aucs.items()}}
 
 
 def _inputs(config: MainJobConfig, out: Path) -> tuple[list[Path], dict[str, object] | None]:
