@@ -17,10 +17,11 @@ import numpy as np
 from coffea import processor
 
 from jetscale.features import FEATURE_SETS, build_features
+from jetscale.features.registry import reader_fields
 from jetscale.io.jetclass import jets_from_branches
 from jetscale.io.quality import clean_jets
 from jetscale.plotting.histograms import FEATURE_RANGES
-from jetscale.schema import CLASS_NAMES
+from jetscale.schema import CLASS_NAMES, class_names_of
 
 
 class JetClassFeatureProcessor(processor.ProcessorABC):
@@ -54,13 +55,11 @@ class JetClassFeatureProcessor(processor.ProcessorABC):
     def process(self, events: Any) -> dict[str, Any]:
         dataset = events.metadata.get("dataset", "unknown")
         source = events.metadata.get("filename", dataset)
-        fields = None if "part_d0val" in ak.fields(events) else _fields_for(self.feature_set)
+        fields = None if "part_d0val" in ak.fields(events) else reader_fields(self.feature_set)
         jets = clean_jets(ak.materialize(jets_from_branches(events, fields)), str(source))
         out = self._empty_histograms()
         labels = ak.to_numpy(jets["label"])
-        class_of = np.array(
-            [CLASS_NAMES[i] if i >= 0 else "unlabelled" for i in labels], dtype=object
-        )
+        class_of = class_names_of(labels)
         out["jet_sdmass"].fill(
             dataset=dataset, jet_class=class_of, sdmass=ak.to_numpy(jets["sdmass"])
         )
@@ -88,10 +87,3 @@ class JetClassFeatureProcessor(processor.ProcessorABC):
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
-
-
-def _fields_for(feature_set: str) -> tuple[str, ...]:
-    from jetscale.features import required_fields
-
-    constituent, _ = required_fields(feature_set)
-    return tuple(dict.fromkeys(("px", "py", "pz", "energy", *constituent)))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Final
 
+import numpy as np
+
 TREE_NAME: Final = "tree"
 
 #: The ten JetClass classes in the order of the ``label_*`` branches.
@@ -77,6 +79,12 @@ JET_BRANCHES: Final[tuple[str, ...]] = tuple(f"jet_{f}" for f in JET_FIELDS)
 
 #: Every branch a complete JetClass file has.
 ALL_BRANCHES: Final[tuple[str, ...]] = PARTICLE_BRANCHES + LABEL_BRANCHES + JET_BRANCHES
+
+
+def class_names_of(labels: np.ndarray) -> np.ndarray:
+    """Class name of each label index, ``"unlabelled"`` for -1 (vectorized: no per-jet loop)."""
+    table = np.asarray([*CLASS_NAMES, "unlabelled"], dtype=object)
+    return table[np.asarray(labels, dtype=np.int64)]  # -1 picks the last entry
 
 
 def class_index(name: str) -> int:

@@ -132,6 +132,12 @@ def feature_set(name: str) -> tuple[FeatureSpec, ...]:
     return tuple(FEATURES[n] for n in names)
 
 
+def reader_fields(name: str) -> tuple[str, ...]:
+    """Constituent fields to read from files for a feature set: its inputs plus the four-momentum."""
+    constituent, _ = required_fields(name)
+    return tuple(dict.fromkeys(("px", "py", "pz", "energy", *constituent)))
+
+
 def required_fields(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(constituent fields, jet fields) a feature set reads, in schema order."""
     needed = {field for spec in feature_set(name) for field in spec.inputs}

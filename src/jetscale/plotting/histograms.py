@@ -17,7 +17,7 @@ import uproot
 
 from jetscale.features.registry import FEATURE_SETS
 from jetscale.io.atomic import atomic_path
-from jetscale.schema import CLASS_NAMES
+from jetscale.schema import CLASS_NAMES, class_names_of
 
 #: (axis label, bins, low, high) of the jet-level observables.
 JET_OBSERVABLES: dict[str, tuple[str, int, float, float]] = {
@@ -46,7 +46,7 @@ def _class_axis(classes: Sequence[str]) -> hist.axis.StrCategory:
 def jet_histograms(jets: ak.Array, classes: Sequence[str] = CLASS_NAMES) -> dict[str, hist.Hist]:
     """Histograms of jet-level observables, one ``class`` bin per JetClass class."""
     labels = ak.to_numpy(jets["label"])
-    class_of = np.array([CLASS_NAMES[i] if i >= 0 else "unlabelled" for i in labels], dtype=object)
+    class_of = class_names_of(labels)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = {
             "sdmass": ak.to_numpy(jets["sdmass"]),

@@ -21,7 +21,7 @@ import numpy as np
 import uproot
 
 from jetscale.features import build_features
-from jetscale.features.registry import required_fields
+from jetscale.features.registry import reader_fields
 from jetscale.io import expand_paths, iterate_jets
 
 
@@ -56,8 +56,7 @@ class JetSource:
 
     def chunks(self) -> Iterator[ak.Array]:
         """Jets in file order, ``chunk_jets`` at a time, after hold-out and the U limit."""
-        fields, _ = required_fields(self.feature_set)
-        fields = tuple(dict.fromkeys(("px", "py", "pz", "energy", *fields)))
+        fields = reader_fields(self.feature_set)
         seen, emitted = 0, 0
         pending: list[ak.Array] = []
         pending_n = 0
