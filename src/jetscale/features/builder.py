@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import awkward as ak
@@ -11,8 +11,14 @@ import numpy as np
 
 from jetscale.features import kernel
 from jetscale.features.columns import flat_columns
-from jetscale.features.registry import DEFAULT_FEATURE_SET, feature_set, required_fields
+from jetscale.features.registry import (
+    DEFAULT_FEATURE_SET,
+    FeatureSpec,
+    required_fields,
+    resolve_specs,
+)
 
+FeatureSelection = str | Sequence[FeatureSpec]
 PadMode = Literal["constant", "wrap"]
 FLAG_FIELDS = ("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")
 _EMPTY_F32 = np.zeros(0, dtype=np.float32)
@@ -22,7 +28,7 @@ _EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
 def build_features(
     jets: Any,
-    feature_set: str = DEFAULT_FEATURE_SET,
+    feature_set: FeatureSelection = DEFAULT_FEATURE_SET,
     max_particles: int = 128,
     pad_mode: PadMode = "constant",
     *,
@@ -33,6 +39,10 @@ def build_features(
     ``jets`` is an awkward array in jetscale's internal layout (jet fields ``pt``
     and ``energy`` in GeV, jagged ``constituents`` with JetClass field names): eager,
     coffea-virtual, a typetracer, or a dask-awkward collection.
+
+    ``feature_set`` names a registry set, or is an explicit sequence of
+    :class:`FeatureSpec` (registry formulas with any standardization constants,
+    as a model's ``preprocess.json`` declares them).
 
     Constituents are ordered by descending pT = hypot(px, py), ties kept in input
     order; the first ``max_particles`` are kept. Padded slots hold each feature's
@@ -68,7 +78,7 @@ def build_features(
 def feature_batches(
     jets: ak.Array,
     batch_size: int,
-    feature_set: str = DEFAULT_FEATURE_SET,
+    feature_set: FeatureSelection = DEFAULT_FEATURE_SET,
     max_particles: int = 128,
     pad_mode: PadMode = "constant",
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
@@ -86,16 +96,17 @@ def feature_batches(
         np.empty((size, max_particles, n_features), dtype=np.float32),
         np.empty((size, max_particles), dtype=np.bool_),
     )
-    prepared = _prepare(jets, feature_set)  # awkward work and validation once, not per batch
-    scratch = _Scratch()
+    prepared = prepare_jets(jets, feature_set)  # awkward work and validation once
     for start in range(0, prepared.n_jets, batch_size):
         stop = min(start + batch_size, prepared.n_jets)
-        x, mask = _fill(prepared, start, stop, max_particles, pad_mode, buffers, scratch)
+        x, mask = prepared.fill(start, stop, max_particles, pad_mode, buffers)
         yield start, x, mask
 
 
-def _check_arguments(name: str, max_particles: int, pad_mode: str) -> tuple[Any, ...]:
-    specs = feature_set(name)
+def _check_arguments(
+    name: FeatureSelection, max_particles: int, pad_mode: str
+) -> tuple[FeatureSpec, ...]:
+    specs = resolve_specs(name)
     if not isinstance(max_particles, int | np.integer) or max_particles < 1:
         msg = f"max_particles must be a positive integer, got {max_particles!r}"
         raise ValueError(msg)
@@ -119,23 +130,6 @@ def _get(array: Any, field: str, where: str) -> Any:
 _RAW_COLUMNS = ("px", "py", "pz", "energy", "deta", "dphi", "d0err", "dzerr", "charge")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Prepared:
-    """Flat, validated kernel inputs of a whole array: built once, filled per jet range."""
-
-    name: str
-    offsets: np.ndarray  # (N + 1,) int64, absolute into the flat arrays
-    order: np.ndarray  # (M,) int64, or empty when already sorted
-    is_sorted: bool
-    columns: dict[str, np.ndarray]  # flat float32 / int32 constituent columns (views, no copies)
-    jet_pt: np.ndarray
-    jet_energy: np.ndarray
-
-    @property
-    def n_jets(self) -> int:
-        return len(self.offsets) - 1
-
-
 class _Scratch:
     """Reused per-batch buffers for the transcendental columns.
 
@@ -154,44 +148,93 @@ class _Scratch:
         return buffer[:size]
 
 
-def _prepare(jets: ak.Array, name: str) -> _Prepared:
-    constituent_fields, jet_fields = required_fields(name)
+@dataclasses.dataclass(frozen=True)
+class PreparedJets:
+    """Flat, validated kernel inputs of a whole array: built once, filled per jet range.
+
+    Build it with :func:`prepare_jets` (awkward jets) or :func:`prepare_columns`
+    (flat NumPy columns); :meth:`fill` is then pure NumPy and numba, so a batch
+    loop pays the awkward overhead and the validation once.
+    """
+
+    specs: tuple[FeatureSpec, ...]
+    offsets: np.ndarray  # (N + 1,) int64, absolute into the flat arrays
+    order: np.ndarray  # (M,) int64, or empty when already sorted
+    is_sorted: bool
+    columns: dict[str, np.ndarray]  # flat float32 / int32 constituent columns (views, no copies)
+    jet_pt: np.ndarray
+    jet_energy: np.ndarray
+    scratch: _Scratch = dataclasses.field(default_factory=lambda: _Scratch(), compare=False)
+
+    @property
+    def n_jets(self) -> int:
+        return len(self.offsets) - 1
+
+    def fill(
+        self,
+        start: int,
+        stop: int,
+        max_particles: int,
+        pad_mode: PadMode = "constant",
+        out: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, mask)`` of jets ``start:stop``: ``(n, max_particles, F)`` float32, ``(n, P)`` bool."""
+        return _fill(self, start, stop, max_particles, pad_mode, out, self.scratch)
+
+
+def prepare_jets(jets: ak.Array, feature_set: FeatureSelection) -> PreparedJets:
+    """Validate eager ``jets`` and flatten the fields ``feature_set`` reads (see :class:`PreparedJets`)."""
+    specs = resolve_specs(feature_set)
+    constituent_fields, jet_fields = required_fields(specs)
     consts = _get(jets, "constituents", "jets")
     missing = [f for f in constituent_fields if f not in ak.fields(consts)]
     if missing:
+        what = f"feature set {feature_set!r}" if isinstance(feature_set, str) else "these features"
         msg = (
-            f"feature set {name!r} needs constituent fields missing from jets.constituents: "
+            f"{what} needs constituent fields missing from jets.constituents: "
             f"{', '.join(missing)} (present: {', '.join(ak.fields(consts))})"
         )
         raise ValueError(msg)
     offsets, flat = flat_columns(consts, sorted(set(constituent_fields) | {"px", "py"}))
+    jet_columns = {f: ak.to_numpy(_get(jets, f, "jets")) for f in jet_fields}
+    return prepare_columns(offsets, flat, jet_columns, specs)
+
+
+def prepare_columns(
+    offsets: np.ndarray,
+    constituent_columns: Mapping[str, np.ndarray],
+    jet_columns: Mapping[str, np.ndarray],
+    feature_set: FeatureSelection,
+) -> PreparedJets:
+    """Validate flat columns (``offsets`` (N+1,) from 0; jet ``pt``/``energy`` (N,)) for filling."""
+    specs = resolve_specs(feature_set)
     columns: dict[str, np.ndarray] = {
         field: np.ascontiguousarray(values, dtype=np.int32 if field in FLAG_FIELDS else np.float32)
-        for field, values in flat.items()
+        for field, values in constituent_columns.items()
     }
     jet_columns = {
-        f: np.ascontiguousarray(ak.to_numpy(_get(jets, f, "jets")), dtype=np.float32)
-        for f in jet_fields
+        f: np.ascontiguousarray(values, dtype=np.float32) for f, values in jet_columns.items()
     }
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     floats = tuple(v for v in columns.values() if v.dtype.kind == "f")
     energy = columns.get("energy", _EMPTY_F32)
     if not kernel.inputs_are_valid(floats, energy, columns["px"], columns["py"]):
         _validate(columns)  # raises, naming the field
     _validate_jets(jet_columns)
     order = kernel.pt_order(offsets, columns["px"], columns["py"])
-    return _Prepared(
-        name=name,
+    return PreparedJets(
+        specs=specs,
         offsets=offsets,
         order=_EMPTY_I64 if order is None else order,
         is_sorted=order is None,
         columns=columns,
-        jet_pt=jet_columns["pt"],
-        jet_energy=jet_columns["energy"],
+        jet_pt=jet_columns.get("pt", _EMPTY_F32),
+        jet_energy=jet_columns.get("energy", _EMPTY_F32),
     )
 
 
 def _fill(
-    prepared: _Prepared,
+    prepared: PreparedJets,
     start: int,
     stop: int,
     max_particles: int,
@@ -200,11 +243,11 @@ def _fill(
     scratch: _Scratch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of jets ``start:stop`` of a prepared array (no awkward calls: cheap per batch)."""
-    specs = feature_set(prepared.name)
+    specs = prepared.specs
     x, mask = _output_arrays(stop - start, max_particles, len(specs), out)
     first, last = int(prepared.offsets[start]), int(prepared.offsets[stop])
     columns = prepared.columns
-    kernel.fill_kernel(prepared.name)(
+    kernel.fill_kernel(specs)(
         x,
         mask,
         np.array([s.pad_value for s in specs], dtype=np.float32),
@@ -224,13 +267,13 @@ def _fill(
 
 def _build_eager(
     jets: ak.Array,
-    name: str,
+    name: FeatureSelection,
     max_particles: int,
     pad_mode: PadMode,
     out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    prepared = _prepare(jets, name)
-    return _fill(prepared, 0, prepared.n_jets, max_particles, pad_mode, out)
+    prepared = prepare_jets(jets, name)
+    return prepared.fill(0, prepared.n_jets, max_particles, pad_mode, out)
 
 
 def _output_arrays(
@@ -305,7 +348,7 @@ def _validate_jets(jet_columns: dict[str, np.ndarray]) -> None:
             raise ValueError(msg)
 
 
-def _build_typetracer(jets: Any, name: str, max_particles: int, n_features: int) -> tuple[Any, Any]:
+def _build_typetracer(jets: Any, name: FeatureSelection, max_particles: int, n_features: int) -> tuple[Any, Any]:
     """Touch exactly the needed columns and return outputs of the right type, unknown length."""
     constituent_fields, jet_fields = required_fields(name)
     consts = _get(jets, "constituents", "jets")
@@ -321,16 +364,18 @@ def _build_typetracer(jets: Any, name: str, max_particles: int, n_features: int)
     )
 
 
-def _partition(jets: ak.Array, name: str, max_particles: int, pad_mode: PadMode) -> ak.Array:
+def _partition(
+    jets: ak.Array, name: FeatureSelection, max_particles: int, pad_mode: PadMode
+) -> ak.Array:
     if ak.backend(jets) == "typetracer":
-        x, mask = _build_typetracer(jets, name, max_particles, len(feature_set(name)))
+        x, mask = _build_typetracer(jets, name, max_particles, len(resolve_specs(name)))
     else:
         x_np, mask_np = _build_eager(jets, name, max_particles, pad_mode)
         x, mask = ak.Array(x_np), ak.Array(mask_np)
     return ak.zip({"x": x, "mask": mask}, depth_limit=1)
 
 
-def _build_dask(jets: Any, name: str, max_particles: int, pad_mode: PadMode) -> tuple[Any, Any]:
+def _build_dask(jets: Any, name: FeatureSelection, max_particles: int, pad_mode: PadMode) -> tuple[Any, Any]:
     import dask_awkward as dak
 
     result = dak.map_partitions(

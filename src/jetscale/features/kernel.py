@@ -29,7 +29,7 @@ from typing import cast
 import numba
 import numpy as np
 
-from jetscale.features.registry import FEATURES, feature_set
+from jetscale.features.registry import FEATURES, FeatureSpec
 
 #: Raw (unstandardized) value of each feature for flat constituent index ``i``.
 #: ``log_pt2`` (log of pT^2), ``log_e``, ``tanh_d0``, ``tanh_dz`` are precomputed per batch
@@ -57,6 +57,12 @@ EXPRESSIONS: dict[str, str] = {
     "part_py_rel": "py[i] * inv_jet_pt",
     "part_pz_rel": "pz[i] * inv_jet_pt",
     "part_e_rel": "energy[i] * inv_jet_pt",
+    "part_px": "px[i]",
+    "part_py": "py[i]",
+    "part_pz": "pz[i]",
+    "part_energy": "energy[i]",
+    "part_pt": "math.sqrt(float(px[i]) * px[i] + float(py[i]) * py[i])",
+    "part_mask": "1.0",
 }
 # Fail at import, not with a KeyError deep in a worker, if the registry grows.
 assert set(EXPRESSIONS) == set(FEATURES), "every registry feature needs a kernel expression"
@@ -128,9 +134,8 @@ def fill_features({arguments}):
 """
 
 
-def _standardized(name: str) -> str:
-    spec = FEATURES[name]
-    expr = EXPRESSIONS[name]
+def _standardized(spec: FeatureSpec) -> str:
+    expr = EXPRESSIONS[spec.name]
     if spec.center != 0.0:
         expr = f"({expr} - {spec.center!r})"
     if spec.scale != 1.0:
@@ -142,23 +147,25 @@ def _standardized(name: str) -> str:
     return expr
 
 
-def kernel_source(feature_set_name: str) -> str:
-    """Python source of the fill kernel for one feature set (inspectable, for debugging)."""
+def kernel_source(specs: tuple[FeatureSpec, ...]) -> str:
+    """Python source of the fill kernel for a spec tuple (inspectable, for debugging)."""
     lines = [
-        f"            flat[base + {column}] = {_standardized(spec.name)}"
-        for column, spec in enumerate(feature_set(feature_set_name))
+        f"            flat[base + {column}] = {_standardized(spec)}"
+        for column, spec in enumerate(specs)
     ]
     return _TEMPLATE.format(arguments=", ".join(KERNEL_ARGUMENTS), body="\n".join(lines))
 
 
 @functools.cache
-def fill_kernel(feature_set_name: str) -> Callable[..., None]:
-    """The compiled fill kernel of a feature set (compiled once per process, ~1 s)."""
+def fill_kernel(specs: tuple[FeatureSpec, ...]) -> Callable[..., None]:
+    """The compiled fill kernel of a spec tuple (compiled once per process, ~1 s).
+
+    Keyed by the specs themselves, constants included: a model whose sidecar
+    carries other standardization constants gets its own kernel.
+    """
     namespace: dict[str, object] = {"math": math}
-    exec(
-        compile(kernel_source(feature_set_name), f"<jetscale kernel {feature_set_name}>", "exec"),
-        namespace,
-    )
+    title = ",".join(s.name for s in specs)
+    exec(compile(kernel_source(specs), f"<jetscale kernel {title}>", "exec"), namespace)
     function = cast(Callable[..., None], namespace["fill_features"])
     return cast(Callable[..., None], numba.njit(nogil=True)(function))
 

@@ -7,12 +7,12 @@ kernel is. It reads the same registry constants but shares no code with the kern
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import awkward as ak
 import numpy as np
 
-from jetscale.features.registry import feature_set
+from jetscale.features.registry import FeatureSpec, resolve_specs
 
 Formula = Callable[[dict[str, np.ndarray], float, float], np.ndarray]
 
@@ -39,17 +39,23 @@ FORMULAS: dict[str, Formula] = {
     "part_py_rel": lambda c, jpt, je: c["py"] / jpt,
     "part_pz_rel": lambda c, jpt, je: c["pz"] / jpt,
     "part_e_rel": lambda c, jpt, je: c["energy"] / jpt,
+    "part_px": lambda c, jpt, je: c["px"],
+    "part_py": lambda c, jpt, je: c["py"],
+    "part_pz": lambda c, jpt, je: c["pz"],
+    "part_energy": lambda c, jpt, je: c["energy"],
+    "part_pt": lambda c, jpt, je: np.hypot(c["px"], c["py"]),
+    "part_mask": lambda c, jpt, je: np.ones_like(c["px"]),
 }
 
 
 def build_features_loop(
     jets: ak.Array,
-    feature_set_name: str = "full21",
+    feature_set_name: str | Sequence[FeatureSpec] = "full21",
     max_particles: int = 128,
     pad_mode: str = "constant",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Same contract as :func:`jetscale.features.build_features`, one jet at a time."""
-    specs = feature_set(feature_set_name)
+    specs = resolve_specs(feature_set_name)
     jets_list = ak.to_list(jets)  # plain Python objects: the honest per-jet baseline
     x = np.empty((len(jets_list), max_particles, len(specs)), dtype=np.float32)
     mask = np.zeros((len(jets_list), max_particles), dtype=bool)

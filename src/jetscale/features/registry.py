@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Final
 
 from jetscale.schema import CONSTITUENT_FIELDS
@@ -96,6 +97,14 @@ FEATURES: Final[dict[str, FeatureSpec]] = {
         FeatureSpec(
             "part_e_rel", "part_energy / jet_pt", ("energy", "jet_pt"), 0.0, 1.0, -5.0, 5.0
         ),
+        # Raw inputs of weaver-core's ParT configs (pf_vectors in GeV, pf_mask): no feature
+        # set of ours uses them, but a weaver model's preprocess.json may name them.
+        FeatureSpec("part_px", "part_px", ("px",)),
+        FeatureSpec("part_py", "part_py", ("py",)),
+        FeatureSpec("part_pz", "part_pz", ("pz",)),
+        FeatureSpec("part_energy", "part_energy", ("energy",)),
+        FeatureSpec("part_pt", "hypot(part_px, part_py)", ("px", "py")),
+        FeatureSpec("part_mask", "1 for a real constituent, pad value 0", ()),
     )
 }
 
@@ -132,15 +141,37 @@ def feature_set(name: str) -> tuple[FeatureSpec, ...]:
     return tuple(FEATURES[n] for n in names)
 
 
-def reader_fields(name: str) -> tuple[str, ...]:
+def resolve_specs(features: str | Sequence[FeatureSpec]) -> tuple[FeatureSpec, ...]:
+    """Specs of a named feature set, or an explicit spec sequence (e.g. from a model's sidecar).
+
+    Explicit specs may carry any standardization constants, but their names must
+    be registry features: the name fixes the formula the kernel computes.
+    """
+    if isinstance(features, str):
+        return feature_set(features)
+    specs = tuple(features)
+    unknown = [s.name for s in specs if s.name not in FEATURES]
+    if unknown or not specs:
+        msg = (
+            f"no formula for variable(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}"
+            if unknown
+            else "an explicit feature list must not be empty"
+        )
+        raise ValueError(msg)
+    return specs
+
+
+def reader_fields(name: str | Sequence[FeatureSpec]) -> tuple[str, ...]:
     """Constituent fields to read from files for a feature set: its inputs plus the four-momentum."""
     constituent, _ = required_fields(name)
     return tuple(dict.fromkeys(("px", "py", "pz", "energy", *constituent)))
 
 
-def required_fields(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def required_fields(
+    name: str | Sequence[FeatureSpec],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(constituent fields, jet fields) a feature set reads, in schema order."""
-    needed = {field for spec in feature_set(name) for field in spec.inputs}
+    needed = {field for spec in resolve_specs(name) for field in spec.inputs}
     jet = tuple(sorted(f.removeprefix("jet_") for f in needed if f.startswith("jet_")))
     constituent = tuple(f for f in CONSTITUENT_FIELDS if f in needed)
     return constituent, jet

@@ -45,7 +45,7 @@ def tagger_histograms(class_names: Sequence[str]) -> dict[str, hist.Hist]:
     truth = [*dict.fromkeys([*CLASS_NAMES, *class_names]), UNLABELLED]
     signals = signal_classes(class_names)
 
-    def head() -> list[hist.axis.AxesMixin]:
+    def head() -> list[hist.axis.StrCategory]:
         return [
             hist.axis.StrCategory([], name="dataset", label="Dataset", growth=True),
             hist.axis.StrCategory(truth, name="jet_class", label="True jet class"),
