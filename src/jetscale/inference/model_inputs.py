@@ -74,7 +74,9 @@ def read_model_inputs(path: str | Path) -> ModelInputs:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        msg = f"{path}: no preprocess.json sidecar (pass it explicitly, or put it beside model.onnx)"
+        msg = (
+            f"{path}: no preprocess.json sidecar (pass it explicitly, or put it beside model.onnx)"
+        )
         raise SidecarError(msg) from None
     except (OSError, json.JSONDecodeError) as err:
         msg = f"{path}: cannot read the sidecar as JSON ({err})"

@@ -10,9 +10,11 @@ worker process, and never pickled; the model bytes travel with the wrapper
 Why not coffea's wrappers: ``ml_tools`` has TorchScript, Triton, XGBoost and
 TensorFlow wrappers but none for ONNX Runtime, and none builds constituent
 features. Inside :meth:`numpy_call` jets are sorted by constituent count and
-each batch is padded only to its own longest jet (up to the model's
-``var_length``): padding to 128 slots for jets with 40 constituents was most of
-the compute of a set Transformer.
+each is padded only to the next multiple of :data:`BUCKET_STEP` slots (up to
+the model's ``var_length``), batched with jets of the same padded length:
+padding to 128 slots for jets with 40 constituents was most of the compute of a
+set Transformer. The padded length depends on the jet alone, so scores do not
+change with chunk size, batch size or executor.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from jetscale.inference.model_inputs import ModelInputs, SidecarError, read_mode
 #: Models up to this size are embedded in the (pickled) wrapper; larger ones are read by path.
 EMBED_LIMIT_BYTES = 32 * 1024 * 1024
 _JET_FIELDS = ("pt", "energy")
+#: Jets are padded to the next multiple of this many slots (at most the model's var_length).
+BUCKET_STEP = 16
 
 
 class FeatureMismatchError(ValueError):
@@ -178,7 +182,9 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):  # type: ignore
         for name, values in arrays.items():
             expected = total if name.startswith("part_") else len(counts)
             if values.ndim != 1 or len(values) != expected:
-                msg = f"{name}: expected a flat array of length {expected}, got shape {values.shape}"
+                msg = (
+                    f"{name}: expected a flat array of length {expected}, got shape {values.shape}"
+                )
                 raise ValueError(msg)
 
     def numpy_call(self, **arrays: np.ndarray) -> np.ndarray:
@@ -200,21 +206,38 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):  # type: ignore
         )
         prepared = prepare_columns(
             sorted_offsets,
-            {k.removeprefix("part_"): v[gather] for k, v in arrays.items() if k.startswith("part_")},
+            {
+                k.removeprefix("part_"): v[gather]
+                for k, v in arrays.items()
+                if k.startswith("part_")
+            },
             {f: arrays[f"jet_{f}"][order] for f in _JET_FIELDS},
             self.inputs.specs,
         )
         slices = self._input_slices()
-        for start in range(0, len(order), self.batch_size):
-            stop = min(start + self.batch_size, len(order))
-            length = self.fixed_length or min(int(sorted_counts[stop - 1]), self.inputs.length)
-            x, _ = prepared.fill(start, stop, length)  # (B, P, F_total)
-            feeds = {
-                name: np.ascontiguousarray(x[:, :, s].transpose(0, 2, 1), dtype=self.input_dtypes[name])
-                for name, s in slices.items()
-            }
-            (prob,) = self.session.run([self.output_name], feeds)
-            out[order[start:stop]] = prob
+        # A jet's padded length depends on its own count only (never on its batch
+        # mates), so its score is bit-identical whatever the chunking or executor.
+        if self.fixed_length:
+            lengths = np.full(len(order), self.fixed_length, dtype=np.int64)
+        else:
+            step = BUCKET_STEP
+            lengths = np.minimum(-(-sorted_counts // step) * step, self.inputs.length)
+        bounds = np.flatnonzero(np.diff(lengths)) + 1
+        for bucket_start, bucket_stop in zip(
+            [0, *bounds.tolist()], [*bounds.tolist(), len(order)], strict=True
+        ):
+            length = int(lengths[bucket_start])
+            for start in range(bucket_start, bucket_stop, self.batch_size):
+                stop = min(start + self.batch_size, bucket_stop)
+                x, _ = prepared.fill(start, stop, length)  # (B, P, F_total)
+                feeds = {
+                    name: np.ascontiguousarray(
+                        x[:, :, s].transpose(0, 2, 1), dtype=self.input_dtypes[name]
+                    )
+                    for name, s in slices.items()
+                }
+                (prob,) = self.session.run([self.output_name], feeds)
+                out[order[start:stop]] = prob
         return out
 
     def postprocess_awkward(self, prob: Any, jets: Any) -> ak.Array:
@@ -272,7 +295,9 @@ def _is_jagged(jets: Any) -> bool:
 
 def _flat_jets(jets: Any) -> Any:
     if jets.ndim not in (1, 2):
-        msg = f"jets must be (N,) or (events, var) records, got {jets.ndim} dimensions ({jets.type})"
+        msg = (
+            f"jets must be (N,) or (events, var) records, got {jets.ndim} dimensions ({jets.type})"
+        )
         raise ValueError(msg)
     return ak.flatten(jets, axis=1) if _is_jagged(jets) else jets
 
