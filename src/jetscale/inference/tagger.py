@@ -58,7 +58,7 @@ def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, Path]:
     return path, path.with_name("preprocess.json")
 
 
-class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):  # type: ignore[misc]
+class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
     """Per-jet class probabilities from an ONNX tagger with a ``preprocess.json`` sidecar.
 
     ``model`` is a shipped model name (``"full21"``, ``"kinpid"``), a ``model.onnx``
@@ -88,7 +88,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):  # type: ignore
         numpy_call_wrapper.__init__(self)
         path, sidecar = resolve_model(model)
         self.model_path = str(path)
-        self.inputs: ModelInputs = read_model_inputs(preprocess or sidecar)
+        self.inputs: ModelInputs = read_model_inputs(Path(preprocess or sidecar))
         if threads < 1 or batch_size < 1:
             msg = f"threads and batch_size must be positive, got {threads} and {batch_size}"
             raise ValueError(msg)
@@ -230,7 +230,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):  # type: ignore
             for start in range(bucket_start, bucket_stop, self.batch_size):
                 stop = min(start + self.batch_size, bucket_stop)
                 x, _ = prepared.fill(start, stop, length)  # (B, P, F_total)
-                feeds = {
+                feeds: dict[str, np.ndarray] = {
                     name: np.ascontiguousarray(
                         x[:, :, s].transpose(0, 2, 1), dtype=self.input_dtypes[name]
                     )
