@@ -14,5 +14,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(msg) from err
 
 from jetscale.processors.jetclass_features import JetClassFeatureProcessor
+from jetscale.processors.jetclass_tagger import JetClassTaggerProcessor
+from jetscale.processors.tagging import tag_and_fill
 
-__all__ = ["JetClassFeatureProcessor"]
+__all__ = ["JetClassFeatureProcessor", "JetClassTaggerProcessor", "tag_and_fill"]

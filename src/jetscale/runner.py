@@ -1,0 +1,146 @@
+"""Run a jetscale processor over files with coffea's Runner: iterative, futures or dask.
+
+One entry point, :func:`run_fileset`, for the CLI, the main job and users'
+scripts. Before the run every file is opened (metadata only): unreadable files
+and files without the tree are skipped and reported, not fatal. During the run
+coffea's ``skipbadfiles`` skips chunks that fail to read (``OSError``); after
+it, files whose processed entries fall short of their entry count are reported
+too. Both lists land in the output (``skipped_files``) and in the log, so a run
+never drops data silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+ExecutorName = Literal["iterative", "futures", "dask"]
+EXECUTORS: tuple[str, ...] = ("iterative", "futures", "dask")
+
+
+def preflight(
+    fileset: Mapping[str, Sequence[str | os.PathLike[str]]], treename: str
+) -> tuple[dict[str, list[str]], dict[str, str], dict[str, int]]:
+    """``(readable fileset, {file: reason} skipped, {file: entries})``, opening each file once."""
+    import uproot
+
+    good: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}
+    entries: dict[str, int] = {}
+    for dataset, files in fileset.items():
+        good[dataset] = []
+        for item in files:
+            path = str(item)
+            try:
+                with uproot.open(path) as file:
+                    if treename not in file:
+                        skipped[path] = f"no tree {treename!r} (keys: {', '.join(file.keys()[:5])})"
+                        continue
+                    entries[path] = int(file[treename].num_entries)
+            except Exception as err:  # any unreadable file is skipped and reported, never fatal
+                skipped[path] = f"unreadable: {type(err).__name__}: {err}"
+                continue
+            good[dataset].append(path)
+    for path, reason in skipped.items():
+        log.warning("skipping %s: %s", path, reason)
+    return {k: v for k, v in good.items() if v}, skipped, entries
+
+
+@contextlib.contextmanager
+def _executor(name: str, workers: int, scheduler: str | None, status: bool) -> Iterator[Any]:
+    from coffea import processor
+
+    if name == "iterative":
+        yield processor.IterativeExecutor(status=status)
+    elif name == "futures":
+        yield processor.FuturesExecutor(workers=workers, status=status)
+    elif name == "dask":
+        from distributed import Client, LocalCluster
+
+        if scheduler:
+            with Client(scheduler) as client:
+                yield processor.DaskExecutor(client=client, status=status)
+        else:
+            with (
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                yield processor.DaskExecutor(client=client, status=status)
+    else:
+        msg = f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}"
+        raise ValueError(msg)
+
+
+def run_fileset(
+    fileset: Mapping[str, Sequence[str | os.PathLike[str]]],
+    processor_instance: Any,
+    *,
+    treename: str,
+    schema: Any,
+    executor: str = "iterative",
+    workers: int = 2,
+    chunksize: int = 20_000,
+    scheduler: str | None = None,
+    status: bool = False,
+) -> dict[str, Any]:
+    """Run ``processor_instance`` over ``{dataset: [files]}``; return its accumulator.
+
+    The accumulator gains ``skipped_files`` (``{file: reason}``). With
+    ``executor="dask"`` a ``LocalCluster`` of ``workers`` single-threaded
+    processes is started, or ``scheduler`` (an address such as
+    ``tcp://host:8786``) names an existing cluster.
+    """
+    from coffea import processor
+
+    if executor not in EXECUTORS:
+        msg = f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}"
+        raise ValueError(msg)
+    good, skipped, entries = preflight(fileset, treename)
+    out: dict[str, Any] = {}
+    if good:
+        with _executor(executor, workers, scheduler, status) as chosen:
+            runner = processor.Runner(
+                executor=chosen,
+                schema=schema,
+                chunksize=chunksize,
+                skipbadfiles=True,
+            )
+            out = dict(
+                runner(
+                    {k: {"files": dict.fromkeys(v, treename)} for k, v in good.items()},
+                    processor_instance=processor_instance,
+                    treename=treename,
+                )
+            )
+    processed = out.get("processed", {})
+    for path, n in entries.items():
+        done = int(processed.get(path, 0))
+        if done < n:
+            reason = f"only {done} of {n} entries processed (read error during the run)"
+            log.warning("incomplete %s: %s", path, reason)
+            skipped[path] = reason
+    out["skipped_files"] = skipped
+    if skipped:
+        log.warning(
+            "%d file(s) skipped or incomplete: %s", len(skipped), ", ".join(sorted(skipped))
+        )
+    return out
+
+
+def fileset_from_paths(paths: Sequence[str | os.PathLike[str]]) -> dict[str, list[str]]:
+    """One dataset per file stem (``QCD_cms_s1.root`` -> ``QCD_cms_s1``): the CLI's default grouping."""
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        out.setdefault(Path(path).stem, []).append(str(path))
+    return out
