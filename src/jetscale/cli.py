@@ -2,6 +2,7 @@
 
 Subcommands: ``run`` (the main job on the embedded default), ``generate``
 (JetClass-format jets from Pythia), ``features`` (feature arrays of files),
+``train``, ``export``, ``tag`` (tag JetClass or NanoAOD files inside coffea),
 ``cards`` (list detector cards).
 """
 
@@ -129,6 +130,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp.set_defaults(handler=_export)
 
+    tag = sub.add_parser(
+        "tag",
+        help="tag JetClass or NanoAOD files in coffea: .coffea accumulator, ROOT histograms, plots",
+    )
+    tag.add_argument("files", nargs="+", help="files, globs, directories or .txt file lists")
+    tag.add_argument(
+        "--format", dest="fmt", choices=["jetclass", "nanoaod"], help="default: detect per file"
+    )
+    tag.add_argument(
+        "--model",
+        help="shipped model (full21, kinpid) or model.onnx path with preprocess.json beside it; "
+        "default: the shipped model matching the files' features",
+    )
+    tag.add_argument("--executor", choices=["iterative", "futures", "dask"], default="iterative")
+    tag.add_argument("--workers", type=int, default=2, help="futures/dask worker processes")
+    tag.add_argument(
+        "--scheduler", help="dask scheduler address (tcp://host:8786); default: a LocalCluster"
+    )
+    tag.add_argument("--chunksize", type=int, default=20_000, help="events (or jets) per chunk")
+    tag.add_argument("--out", type=Path, default=Path("jetscale-tag"), help="output directory")
+    tag.add_argument("--experiment", default="CMS", help="mplhep style and label")
+    tag.add_argument("--label", default="Simulation Preliminary", help="text beside the label")
+    tag.add_argument("--min-pt", type=float, default=200.0, help="NanoAOD fat-jet pT cut [GeV]")
+    tag.add_argument("--max-abs-eta", type=float, default=2.4, help="NanoAOD fat-jet |eta| cut")
+    tag.add_argument(
+        "--jet-id", choices=["tight", "loose", "none"], default="tight", help="NanoAOD fat-jet ID"
+    )
+    tag.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tag.set_defaults(handler=_tag)
+
     cards = sub.add_parser("cards", help="list the detector cards")
     cards.set_defaults(handler=_cards)
     return parser
@@ -151,6 +182,39 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_main_job(config)
     print(json.dumps({k: v for k, v in summary.items() if k != "plots"}, indent=2))
     print(f"{len(summary['plots'])} plot files in {args.out / 'plots'}")  # type: ignore[arg-type]
+    return 0
+
+
+def _tag(args: argparse.Namespace) -> int:
+    from jetscale.tagjob import TagConfig, run_tag_job
+
+    config = TagConfig(
+        files=args.files,
+        out=args.out,
+        fmt=args.fmt,
+        model=args.model,
+        executor=args.executor,
+        workers=args.workers,
+        chunksize=args.chunksize,
+        scheduler=args.scheduler,
+        experiment=args.experiment,
+        label=args.label,
+        min_pt=args.min_pt,
+        max_abs_eta=args.max_abs_eta,
+        jet_id=args.jet_id,
+        status=not args.no_progress,
+    )
+    result = run_tag_job(config)
+    accumulator = result["accumulator"]
+    print(f"format: {result['format']}, model: {result['model']}")
+    print(f"jets tagged per dataset: {json.dumps(accumulator.get('jets', {}))}")
+    skipped = accumulator.get("skipped_files", {})
+    print(f"skipped files: {len(skipped)}")
+    for path, reason in skipped.items():
+        print(f"  {path}: {reason}")
+    for key, value in result["outputs"].items():
+        shown = f"{len(value)} files" if isinstance(value, list) else str(value)
+        print(f"{key}: {shown}")
     return 0
 
 
