@@ -6,9 +6,11 @@ all classes, plots overlay them directly and the ROOT file gets one TH1 per clas
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import awkward as ak
 import hist
@@ -88,13 +90,61 @@ def feature_histograms(
     return out
 
 
+#: Axis types uproot cannot write; each of their bins becomes its own ROOT histogram.
+CATEGORY_AXES = (hist.axis.StrCategory, hist.axis.IntCategory, hist.axis.Boolean)
+
+
+def _root_name(value: object) -> str:
+    # "/" would open a ROOT directory and ";" a cycle number (NanoAOD dataset
+    # names are "/Primary/Processed/TIER").
+    return str(value).replace("/", "_").replace(";", "_") or "_"
+
+
+def _category_slices(name: str, h: hist.Hist) -> Iterator[tuple[str, hist.Hist]]:
+    """``(<name>/<cat1>/<cat2>/..., slice)`` for every combination of category bins."""
+    categories = [axis for axis in h.axes if isinstance(axis, CATEGORY_AXES)]
+    numeric = len(h.axes) - len(categories)
+    if not 1 <= numeric <= 3:
+        msg = (
+            f"histogram {name!r} has {numeric} numeric axes "
+            f"({[a.name for a in h.axes]}); ROOT histograms need 1 to 3"
+        )
+        raise ValueError(msg)
+    values: list[list[Any]] = [
+        [bool(v) for v in axis] if isinstance(axis, hist.axis.Boolean) else list(axis)
+        for axis in categories
+    ]
+    for combination in itertools.product(*values):
+        key = "/".join([name, *(_root_name(v) for v in combination)])
+        selection: dict[int | str, Any] = {
+            axis.name: hist.loc(v) for axis, v in zip(categories, combination, strict=True)
+        }
+        yield key, cast(hist.Hist, h[selection])
+
+
 def write_histograms_root(
     path: str | os.PathLike[str], histograms: Mapping[str, hist.Hist]
 ) -> Path:
-    """One TH1 per (histogram, class), named ``<histogram>/<class>``, written atomically."""
+    """Write every histogram to ROOT, one TH1/TH2/TH3 per combination of category bins.
+
+    uproot cannot write category axes, so each combination of the StrCategory,
+    IntCategory and Boolean bins (in axis order) becomes a histogram of the
+    remaining 1 to 3 numeric axes named ``<histogram>/<cat1>/<cat2>/...``
+    (``/`` and ``;`` in category names become ``_``). Flow bins of the numeric
+    axes are kept, entries in category overflow bins are not; ``Weight``
+    storage keeps its sum of squared weights (``fSumw2``). A histogram with an
+    empty growing category axis writes nothing. Written atomically.
+    """
     final = Path(path)
+    # Check (and name) everything before writing, so a bad histogram fails cleanly.
+    slices: dict[str, hist.Hist] = {}
+    for name, h in histograms.items():
+        for key, sub in _category_slices(name, h):
+            if key in slices:
+                msg = f"two ROOT histograms would both be named {key!r}"
+                raise ValueError(msg)
+            slices[key] = sub
     with atomic_path(final) as tmp, uproot.recreate(tmp) as file:
-        for name, h in histograms.items():
-            for cls in h.axes["jet_class"]:
-                file[f"{name}/{cls}"] = h[{"jet_class": cls}]
+        for key, sub in slices.items():
+            file[key] = sub
     return final

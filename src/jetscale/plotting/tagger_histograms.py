@@ -73,7 +73,9 @@ def tagger_histograms(class_names: Sequence[str]) -> dict[str, hist.Hist]:
         "sdmass_vs_discriminant": hist.Hist(
             *head(),
             hist.axis.StrCategory(signals, name="signal", label="Signal class X"),
-            hist.axis.Regular(50, 0.0, 250.0, name="sdmass", label=r"Soft-drop mass $m_{SD}$ [GeV]"),
+            hist.axis.Regular(
+                50, 0.0, 250.0, name="sdmass", label=r"Soft-drop mass $m_{SD}$ [GeV]"
+            ),
             hist.axis.Variable(SCULPTING_EDGES, name="discriminant", label=discriminant_label),
             storage=hist.storage.Weight(),
         ),
@@ -118,7 +120,7 @@ def fill_tagger_histograms(
             dataset=dataset,
             jet_class=jet_class,
             output=name,
-            score=np.minimum(prob[:, index], top),
+            score=np.minimum(prob[:, index].astype(np.float64), top),
             weight=w,
         )
     for signal, d in discriminants(prob, class_names).items():

@@ -1,0 +1,170 @@
+"""The JetClass tagging processor through coffea's Runner: executors, chunks, bad files."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+
+import awkward as ak
+import numpy as np
+import pytest
+
+pytest.importorskip("coffea")
+pytest.importorskip("onnxruntime")
+from coffea.nanoevents import BaseSchema
+
+from jetscale.inference import OnnxTagger
+from jetscale.io import write_jetclass
+from jetscale.plotting.tagger_histograms import DISCRIMINANT_EDGES
+from jetscale.processors import JetClassTaggerProcessor
+from jetscale.runner import run_fileset
+from jetscale.schema import CLASS_NAMES
+
+# coffea warns once per bad chunk it skips; that is the behaviour under test.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Skipping bad file:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Performed attempt:UserWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def processor_instance() -> JetClassTaggerProcessor:
+    return JetClassTaggerProcessor("kinpid")
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory, make_jets: Callable[..., ak.Array]) -> dict:
+    """Two small labelled files, a truncated copy of one, and a file that is not ROOT."""
+    directory = tmp_path_factory.mktemp("tagger_samples")
+    a, b = make_jets(90, seed=11), make_jets(55, seed=12)
+    path_a = write_jetclass(directory / "a.root", a)
+    path_b = write_jetclass(directory / "b.root", b)
+    data = path_a.read_bytes()
+    truncated = directory / "truncated.root"
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = directory / "garbage.root"
+    garbage.write_bytes(b"this is not a ROOT file" * 50)
+    return {
+        "a": a,
+        "b": b,
+        "path_a": str(path_a),
+        "path_b": str(path_b),
+        "truncated": str(truncated),
+        "garbage": str(garbage),
+    }
+
+
+def run(
+    samples: dict,
+    proc: JetClassTaggerProcessor,
+    executor: str,
+    chunksize: int,
+    extra: tuple[str, ...] = (),
+) -> dict:
+    fileset = {"a": [samples["path_a"], *extra], "b": [samples["path_b"]]}
+    return run_fileset(
+        fileset,
+        proc,
+        treename="tree",
+        schema=BaseSchema,
+        executor=executor,
+        workers=2,
+        chunksize=chunksize,
+    )
+
+
+def assert_same_histograms(other: dict, reference: dict, keys: tuple[str, ...]) -> None:
+    """Bin-by-bin equality per dataset (the growing dataset axis's order depends on the executor)."""
+    for key in keys:
+        assert sorted(other[key].axes["dataset"]) == sorted(reference[key].axes["dataset"])
+        for dataset in reference[key].axes["dataset"]:
+            got, want = other[key][{"dataset": dataset}], reference[key][{"dataset": dataset}]
+            np.testing.assert_array_equal(
+                got.values(flow=True), want.values(flow=True), err_msg=key
+            )
+            np.testing.assert_array_equal(
+                got.variances(flow=True), want.variances(flow=True), err_msg=key
+            )
+
+
+def test_histograms_match_direct_tagging(
+    samples: dict, processor_instance: JetClassTaggerProcessor
+) -> None:
+    out = run(samples, processor_instance, "iterative", 1000)
+    assert out["jets"] == {"a": 90, "b": 55} and out["skipped_files"] == {}
+    # Independent check: tag the jets directly and histogram with numpy.
+    jets = samples["a"]
+    prob = OnnxTagger("kinpid")(jets)
+    labels = ak.to_numpy(jets.label)
+    for signal in ("Hbb", "Tbqq"):
+        p, q = (
+            ak.to_numpy(prob[signal]).astype(np.float64),
+            ak.to_numpy(prob.QCD).astype(np.float64),
+        )
+        d = p / (p + q)
+        for cls_index in (0, CLASS_NAMES.index(signal)):
+            expected, _ = np.histogram(d[labels == cls_index], bins=DISCRIMINANT_EDGES)
+            got = out["discriminant"][
+                {"dataset": "a", "jet_class": CLASS_NAMES[cls_index], "signal": signal}
+            ].values()
+            np.testing.assert_array_equal(got, expected)
+    sdmass = (
+        out["sdmass_vs_discriminant"][{"dataset": "b", "signal": "Hbb"}].project("sdmass").values()
+    )
+    expected, _ = np.histogram(ak.to_numpy(samples["b"].sdmass), bins=50, range=(0, 250))
+    np.testing.assert_array_equal(sdmass, expected)
+    assert out["events"] == {"a": 90, "b": 55}
+    assert out["quality"]["a"]["jets_read"] == 90
+
+
+@pytest.mark.parametrize(("executor", "chunksize"), [("iterative", 17), ("futures", 40)])
+def test_executors_and_chunk_sizes_give_identical_histograms(
+    samples: dict, processor_instance: JetClassTaggerProcessor, executor: str, chunksize: int
+) -> None:
+    reference = run(samples, processor_instance, "iterative", 1000)
+    other = run(samples, processor_instance, executor, chunksize)
+    assert_same_histograms(
+        other, reference, ("score", "discriminant", "jet_pt", "sdmass_vs_discriminant")
+    )
+    assert other["jets"] == reference["jets"]
+
+
+@pytest.mark.dask
+def test_dask_executor_matches_iterative(
+    samples: dict, processor_instance: JetClassTaggerProcessor
+) -> None:
+    pytest.importorskip("distributed")
+    reference = run(samples, processor_instance, "iterative", 1000)
+    other = run(samples, processor_instance, "dask", 30, extra=(samples["garbage"],))
+    assert_same_histograms(
+        other, reference, ("score", "discriminant", "jet_pt", "sdmass_vs_discriminant")
+    )
+    assert list(other["skipped_files"]) == [samples["garbage"]]
+
+
+def test_corrupt_and_truncated_files_are_skipped_and_reported(
+    samples: dict, processor_instance: JetClassTaggerProcessor, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = run(
+        samples,
+        processor_instance,
+        "iterative",
+        30,
+        extra=(samples["truncated"], samples["garbage"]),
+    )
+    skipped = out["skipped_files"]
+    assert set(skipped) == {samples["truncated"], samples["garbage"]}
+    assert "not a ROOT file" in skipped[samples["garbage"]]
+    assert "of 90 entries processed" in skipped[samples["truncated"]]
+    # The good files are complete: no jet lost, none counted twice.
+    clean = run(samples, processor_instance, "iterative", 30)
+    assert out["jets"] == clean["jets"] == {"a": 90, "b": 55}
+    assert_same_histograms(out, clean, ("score", "discriminant"))
+    assert samples["garbage"] in caplog.text and samples["truncated"] in caplog.text
+
+
+def test_processor_pickles_without_a_session(processor_instance: JetClassTaggerProcessor) -> None:
+    clone = pickle.loads(pickle.dumps(processor_instance))
+    assert clone.tagger._session is None
+    assert clone.tagger.class_names == processor_instance.tagger.class_names
+    assert len(pickle.dumps(processor_instance)) < 2_000_000  # the model travels, nothing else
