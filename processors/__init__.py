@@ -15,6 +15,12 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 
 from jetscale.processors.jetclass_features import JetClassFeatureProcessor
 from jetscale.processors.jetclass_tagger import JetClassTaggerProcessor
+from jetscale.processors.nanoaod_tagger import NanoAODTaggerProcessor
 from jetscale.processors.tagging import tag_and_fill
 
-__all__ = ["JetClassFeatureProcessor", "JetClassTaggerProcessor", "tag_and_fill"]
+__all__ = [
+    "JetClassFeatureProcessor",
+    "JetClassTaggerProcessor",
+    "NanoAODTaggerProcessor",
+    "tag_and_fill",
+]

@@ -23,11 +23,14 @@ def tag_and_fill(
     dataset: str,
     jet_class: np.ndarray,
     weight: np.ndarray | None = None,
+    pt: np.ndarray | None = None,
+    sdmass: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Tag flat eager ``jets`` and return the filled histograms plus the jet count.
 
-    Jets without constituents get no score (NaN from the tagger); they are
-    counted under ``untagged_jets`` and left out of the histograms.
+    ``pt`` and ``sdmass`` (GeV) default to the jets' own fields. Jets without
+    constituents get no score (NaN from the tagger); they are counted under
+    ``untagged_jets`` and left out of the histograms.
     """
     histograms = tagger_histograms(tagger.class_names)
     prob = (
@@ -42,13 +45,21 @@ def tag_and_fill(
         jet_class[tagged],
         prob[tagged],
         tagger.class_names,
-        pt=ak.to_numpy(jets["pt"])[tagged],
-        sdmass=ak.to_numpy(jets["sdmass"])[tagged],
+        pt=(ak.to_numpy(jets["pt"]) if pt is None else pt)[tagged],
+        sdmass=(ak.to_numpy(jets["sdmass"]) if sdmass is None else sdmass)[tagged],
         weight=None if weight is None else weight[tagged],
     )
     out: dict[str, Any] = dict(histograms)
     out["jets"] = {dataset: int(tagged.sum())}
     out["untagged_jets"] = {dataset: int((~tagged).sum())}
+    return out
+
+
+def empty_tagger_output(class_names: Any, dataset: str, jets: ak.Array) -> dict[str, Any]:
+    """The output of an untagged pass: empty tagger histograms, only the jet count."""
+    out: dict[str, Any] = dict(tagger_histograms(class_names))
+    out["jets"] = {dataset: len(jets)}
+    out["untagged_jets"] = {dataset: len(jets)}
     return out
 
 

@@ -119,7 +119,7 @@ def _processor(config: TagConfig, paths: list[str], threads: int) -> tuple[str, 
     from jetscale.io.nanoaod import FatJetSelection, nanoaod_format_of_file
     from jetscale.processors import NanoAODTaggerProcessor
 
-    readable = [p for p in paths if detected.get(p, "nanoaod")]
+    readable = [p for p in paths if (detected[p] if p in detected else detect_format(p))]
     flavours = {nanoaod_format_of_file(p) for p in readable}
     if len(flavours) != 1:
         msg = f"mixed NanoAOD flavours {sorted(flavours)} ({', '.join(paths)}): tag them in separate runs"
