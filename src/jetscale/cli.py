@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--experiment", default="CMS", help="mplhep style and label (CMS, ATLAS, LHCb, ALICE)"
     )
+    run.add_argument(
+        "--nanoaod",
+        type=Path,
+        default=Path("../shared/data/nanoaod"),
+        help="directory of NanoAOD files to tag too, when present (default: %(default)s)",
+    )
+    run.add_argument("--no-nanoaod", action="store_true", help="do not tag NanoAOD files")
     run.set_defaults(handler=_run)
 
     gen = sub.add_parser(
@@ -151,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     tag.add_argument("--chunksize", type=int, default=20_000, help="events (or jets) per chunk")
     tag.add_argument("--out", type=Path, default=Path("jetscale-tag"), help="output directory")
     tag.add_argument("--experiment", default="CMS", help="mplhep style and label")
-    tag.add_argument("--label", default="Simulation Preliminary", help="text beside the label")
+    tag.add_argument("--label", default="Preliminary", help="text after the experiment label")
     tag.add_argument("--min-pt", type=float, default=200.0, help="NanoAOD fat-jet pT cut [GeV]")
     tag.add_argument("--max-abs-eta", type=float, default=2.4, help="NanoAOD fat-jet |eta| cut")
     tag.add_argument(
@@ -178,6 +185,7 @@ def _run(args: argparse.Namespace) -> int:
         feature_set=args.feature_set,
         max_particles=args.max_particles,
         experiment=args.experiment,
+        nanoaod_dir=None if args.no_nanoaod else args.nanoaod,
     )
     summary = run_main_job(config)
     print(json.dumps({k: v for k, v in summary.items() if k != "plots"}, indent=2))

@@ -1,9 +1,13 @@
-"""The main job behind ``jetscale run``: sample, feature arrays, histograms, plots.
+"""The main job behind ``jetscale run``: sample, feature arrays, histograms, tagging, plots.
 
 On a fresh machine with no data it generates a small JetClass-format sample
 from Pythia (reused on the next run when the same configuration is asked for),
 builds the feature arrays, fills ``hist`` histograms of jet observables and
-features per class, writes them to ROOT, and draws mplhep plots.
+features per class, writes them to ROOT, and draws mplhep plots. It then tags
+the sample inside coffea with the shipped tagger (``tagging/jetclass/``) and,
+when the shared NanoAOD samples are present, tags each of them with the shipped
+model that fits its PF candidates (``tagging/<file>/``); a file the tagger
+cannot run on is listed in the summary with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import time
 from pathlib import Path
 
 import awkward as ak
-import hist
 import numpy as np
 
 from jetscale.arrays import write_feature_file
@@ -31,11 +34,9 @@ from jetscale.schema import CLASS_NAMES
 
 log = logging.getLogger(__name__)
 
-#: Signal classes whose one-vs-QCD discriminant the main job histograms.
-SCORED = ("Hbb", "Wqq", "Zqq", "Tbqq")
-LOG_SCALE = {"feature_part_d0", "feature_part_d0err", "feature_part_isPhoton"} | {
-    f"score_{name}_vs_QCD" for name in SCORED
-}
+LOG_SCALE = {"feature_part_d0", "feature_part_d0err", "feature_part_isPhoton"}
+#: Where the shared NanoAOD samples sit when the job runs from the repository root.
+DEFAULT_NANOAOD_DIR = Path("../shared/data/nanoaod")
 
 
 @dataclasses.dataclass
@@ -51,6 +52,7 @@ class MainJobConfig:
     feature_set: str = "full21"
     max_particles: int = 128
     experiment: str = "CMS"
+    nanoaod_dir: Path | None = DEFAULT_NANOAOD_DIR  # tagged when present; None: skip NanoAOD
 
 
 def run_main_job(config: MainJobConfig) -> dict[str, object]:
@@ -79,7 +81,7 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
                 npz["x"], npz["mask"], npz["label"], config.feature_set
             ).items():
                 histograms[name] = histograms[name] + h if name in histograms else h
-    tagger = _score(jets, histograms)
+    tagging = _tag(config, inputs, out / "tagging")
     root_file = write_histograms_root(out / "histograms.root", histograms)
     plots = []
     for name, h in histograms.items():
@@ -101,7 +103,7 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
         "histograms": str(root_file),
         "plots": [str(p) for p in plots],
         "quality": report.summary(),
-        "tagger": tagger,
+        "tagging": tagging,
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
     with atomic_path(out / "summary.json") as tmp:
@@ -109,27 +111,65 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
     return summary
 
 
-def _score(jets: ak.Array, histograms: dict[str, hist.Hist]) -> dict[str, object]:
-    """Tag every jet with the shipped full21 model; add discriminant histograms per class."""
-    from jetscale.scoring import score_jets
-    from jetscale.train.metrics import one_vs_qcd_aucs
+def _tag(config: MainJobConfig, inputs: list[Path], out: Path) -> dict[str, object]:
+    """Tag the sample (one dataset) and each NanoAOD file inside coffea; AUCs from histograms."""
+    from jetscale.plotting.roc import auc, roc_curve
+    from jetscale.tagjob import TagConfig, run_tag_job
 
-    prob = score_jets(jets, "full21")
-    labels = ak.to_numpy(jets["label"])
-    class_of = np.asarray(CLASS_NAMES, dtype=object)[np.maximum(labels, 0)]
-    qcd = prob[:, CLASS_NAMES.index("QCD")]
-    for name in SCORED:
-        p = prob[:, CLASS_NAMES.index(name)]
-        h: hist.Hist = hist.Hist(
-            hist.axis.StrCategory(list(CLASS_NAMES), name="jet_class", label="Jet class"),
-            hist.axis.Regular(
-                50, 0.0, 1.0, name="score", label=f"$p_{{{name}}}/(p_{{{name}}}+p_{{QCD}})$"
-            ),
+    result: dict[str, object] = {}
+    sample = run_tag_job(
+        TagConfig(
+            files=[str(p) for p in inputs],
+            out=out / "jetclass",
+            experiment=config.experiment,
+            status=False,
+            datasets={"sample": [str(p) for p in inputs]},
         )
-        h.fill(jet_class=class_of[labels >= 0], score=(p / np.maximum(p + qcd, 1e-30))[labels >= 0])
-        histograms[f"score_{name}_vs_QCD"] = h
-    aucs = one_vs_qcd_aucs(prob, labels) if (labels >= 0).any() else {}
-    return {"model": "full21 (shipped)", "auc_vs_qcd": {k: round(v, 4) for k, v in aucs.items()}}
+    )
+    discriminant = sample["accumulator"]["discriminant"][{"dataset": "sample"}]
+    aucs = {}
+    for signal in discriminant.axes["signal"]:
+        sig = discriminant[{"jet_class": signal, "signal": signal}]
+        bkg = discriminant[{"jet_class": "QCD", "signal": signal}]
+        if sig.sum().value > 0 and bkg.sum().value > 0:
+            aucs[signal] = round(auc(roc_curve(sig, bkg)), 4)
+    result["jetclass"] = {
+        "model": sample["model"],
+        "auc_vs_qcd": aucs,
+        "jets": sample["accumulator"]["jets"],
+        "outputs": str(out / "jetclass"),
+    }
+    nanoaod_dir = config.nanoaod_dir
+    if nanoaod_dir is None or not Path(nanoaod_dir).is_dir():
+        result["nanoaod"] = f"not tagged: no NanoAOD directory at {nanoaod_dir}"
+        return result
+    nanoaod: dict[str, object] = {}
+    for path in sorted(Path(nanoaod_dir).glob("*.root")):
+        try:
+            tagged = run_tag_job(
+                TagConfig(
+                    files=[str(path)],
+                    out=out / path.stem,
+                    experiment=config.experiment,
+                    status=False,
+                    datasets={path.stem: [str(path)]},
+                )
+            )
+        except ValueError as err:  # e.g. no PF candidates: refused with the reason
+            log.warning("not tagging %s: %s", path, err)
+            nanoaod[path.name] = {"refused": str(err)}
+            continue
+        accumulator = tagged["accumulator"]
+        nanoaod[path.name] = {
+            "format": tagged["format"],
+            "model": tagged["model"],
+            "events": accumulator.get("events", {}),
+            "jets": accumulator.get("jets", {}),
+            "skipped_files": accumulator.get("skipped_files", {}),
+            "outputs": str(out / path.stem),
+        }
+    result["nanoaod"] = nanoaod
+    return result
 
 
 def _inputs(config: MainJobConfig, out: Path) -> tuple[list[Path], dict[str, object] | None]:

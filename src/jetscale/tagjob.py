@@ -36,7 +36,7 @@ class TagConfig:
     chunksize: int = 20_000
     scheduler: str | None = None
     experiment: str = "CMS"
-    label: str = "Simulation Preliminary"
+    label: str = "Preliminary"  # mplhep adds "Simulation" for simulated samples
     min_pt: float = 200.0
     max_abs_eta: float = 2.4
     jet_id: str = "tight"

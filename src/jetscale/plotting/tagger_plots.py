@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import operator
 import os
 import re
@@ -345,10 +346,21 @@ def _finish_roc(ax: Axes, background: str, signal_label: str, title: str) -> Non
     ax.set_yscale("log")
     ax.set_xlim(0.0, 1.0)
     _, top = ax.get_ylim()
-    ax.set_ylim(1.0, max(top, 10.0) * 30)  # headroom for the legend
+    entries = len(ax.get_legend_handles_labels()[1])
+    ncols = 1 if entries <= 4 else 2
+    rows = -(-entries // ncols) + 1  # + the title
+    # Headroom above the curves for the legend: each row takes ~1/12 of the axes height.
+    decades = math.log10(max(top, 10.0))
+    ax.set_ylim(1.0, 10 ** (decades / max(1.0 - rows / 12.0, 0.3)))
     ax.set_xlabel(rf"Signal efficiency $\varepsilon_S$ ({signal_label})")
     ax.set_ylabel(rf"Background rejection $1/\varepsilon_B$ ({background} jets)")
-    ax.legend(fontsize="small", title=title, title_fontsize="small", loc="upper right")
+    ax.legend(
+        fontsize="small" if ncols == 1 else "x-small",
+        title=title,
+        title_fontsize="small",
+        loc="upper right",
+        ncols=ncols,
+    )
 
 
 def _reachable(curve: RocCurve, targets: Sequence[float]) -> list[WorkingPoint]:
