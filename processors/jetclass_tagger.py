@@ -15,7 +15,7 @@ from coffea import processor
 from jetscale.inference import OnnxTagger
 from jetscale.io.jetclass import jets_from_branches
 from jetscale.io.quality import QualityReport, clean_jets
-from jetscale.processors.tagging import processed_entries, quality_counts, tag_and_fill
+from jetscale.processors.tagging import quality_counts, tag_and_fill
 from jetscale.schema import CONSTITUENT_FIELDS, class_names_of
 
 
@@ -48,7 +48,6 @@ class JetClassTaggerProcessor(processor.ProcessorABC):
         out = tag_and_fill(self.tagger, jets, dataset, jet_class)
         out["events"] = {dataset: len(events)}
         out["quality"] = quality_counts(report, dataset)
-        out["processed"] = processed_entries(events)
         return out
 
     def postprocess(self, accumulator: Any) -> Any:

@@ -32,7 +32,6 @@ from jetscale.io.quality import QualityReport, clean_jets
 from jetscale.plotting.tagger_histograms import UNLABELLED
 from jetscale.processors.tagging import (
     empty_tagger_output,
-    processed_entries,
     quality_counts,
     tag_and_fill,
 )
@@ -108,7 +107,6 @@ class NanoAODTaggerProcessor(processor.ProcessorABC):
         out["events"] = {dataset: len(events)}
         out["sumw"] = {dataset: float(weight_per_event.sum())}
         out["quality"] = quality_counts(report, dataset)
-        out["processed"] = processed_entries(events)
         out["events_without_jet_id"] = {dataset: 0 if jet_id_available(events) else len(events)}
         return out
 

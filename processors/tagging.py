@@ -73,9 +73,3 @@ def quality_counts(report: QualityReport, dataset: str) -> dict[str, dict[str, i
             "constituents_dropped": report.constituents_dropped,
         }
     }
-
-
-def processed_entries(events: Any) -> dict[str, int]:
-    """``{file: entries}`` of this chunk: lets the runner spot files that were skipped."""
-    filename = str(events.metadata.get("filename", "<unknown>"))
-    return {filename: len(events)}

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from coffea import processor
+
 log = logging.getLogger(__name__)
 
 ExecutorName = Literal["iterative", "futures", "dask"]
@@ -52,10 +54,31 @@ def preflight(
     return {k: v for k, v in good.items() if v}, skipped, entries
 
 
+PROCESSED_KEY = "processed_entries"
+
+
+class EntryCounting(processor.ProcessorABC):
+    """Wraps any processor and adds ``{file: entries}`` of every chunk it processed.
+
+    After the run, a file whose count falls short of its entries lost chunks to
+    read errors (coffea's ``skipbadfiles`` swallows them), so any processor, a
+    user's own included, gets the incomplete-file report.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def process(self, events: Any) -> Any:
+        out = self.inner.process(events)
+        filename = str(events.metadata.get("filename", "<unknown>"))
+        return {"inner": out, PROCESSED_KEY: {filename: len(events)}}
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator
+
+
 @contextlib.contextmanager
 def _executor(name: str, workers: int, scheduler: str | None, status: bool) -> Iterator[Any]:
-    from coffea import processor
-
     if name == "iterative":
         yield processor.IterativeExecutor(status=status)
     elif name == "futures":
@@ -101,8 +124,6 @@ def run_fileset(
     processes is started, or ``scheduler`` (an address such as
     ``tcp://host:8786``) names an existing cluster.
     """
-    from coffea import processor
-
     if executor not in EXECUTORS:
         msg = f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}"
         raise ValueError(msg)
@@ -116,14 +137,15 @@ def run_fileset(
                 chunksize=chunksize,
                 skipbadfiles=True,
             )
-            out = dict(
-                runner(
-                    {k: {"files": dict.fromkeys(v, treename)} for k, v in good.items()},
-                    processor_instance=processor_instance,
-                    treename=treename,
-                )
+            wrapped = runner(
+                {k: {"files": dict.fromkeys(v, treename)} for k, v in good.items()},
+                processor_instance=EntryCounting(processor_instance),
+                treename=treename,
             )
-    processed = out.get("processed", {})
+            processed = wrapped.get(PROCESSED_KEY, {})
+            out = dict(processor_instance.postprocess(wrapped.get("inner", {})) or {})
+    else:
+        processed = {}
     for path, n in entries.items():
         done = int(processed.get(path, 0))
         if done < n:

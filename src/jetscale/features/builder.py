@@ -348,7 +348,9 @@ def _validate_jets(jet_columns: dict[str, np.ndarray]) -> None:
             raise ValueError(msg)
 
 
-def _build_typetracer(jets: Any, name: FeatureSelection, max_particles: int, n_features: int) -> tuple[Any, Any]:
+def _build_typetracer(
+    jets: Any, name: FeatureSelection, max_particles: int, n_features: int
+) -> tuple[Any, Any]:
     """Touch exactly the needed columns and return outputs of the right type, unknown length."""
     constituent_fields, jet_fields = required_fields(name)
     consts = _get(jets, "constituents", "jets")
@@ -375,7 +377,9 @@ def _partition(
     return ak.zip({"x": x, "mask": mask}, depth_limit=1)
 
 
-def _build_dask(jets: Any, name: FeatureSelection, max_particles: int, pad_mode: PadMode) -> tuple[Any, Any]:
+def _build_dask(
+    jets: Any, name: FeatureSelection, max_particles: int, pad_mode: PadMode
+) -> tuple[Any, Any]:
     import dask_awkward as dak
 
     result = dak.map_partitions(
