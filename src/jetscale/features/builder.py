@@ -116,8 +116,11 @@ def _check_arguments(
     return specs
 
 
-def _get(array: Any, field: str, where: str) -> Any:
-    """Field or behaviour property (coffea's FatJet has ``energy`` only as a property)."""
+def field_or_property(array: Any, field: str, where: str) -> Any:
+    """Field or behaviour property (coffea's FatJet has ``energy`` only as a property).
+
+    Raises ``ValueError`` naming ``where``, the field and the fields present.
+    """
     if field in ak.fields(array):
         return array[field]
     try:
@@ -186,7 +189,7 @@ def prepare_jets(jets: ak.Array, feature_set: FeatureSelection) -> PreparedJets:
     """Validate eager ``jets`` and flatten the fields ``feature_set`` reads (see :class:`PreparedJets`)."""
     specs = resolve_specs(feature_set)
     constituent_fields, jet_fields = required_fields(specs)
-    consts = _get(jets, "constituents", "jets")
+    consts = field_or_property(jets, "constituents", "jets")
     missing = [f for f in constituent_fields if f not in ak.fields(consts)]
     if missing:
         what = f"feature set {feature_set!r}" if isinstance(feature_set, str) else "these features"
@@ -196,7 +199,7 @@ def prepare_jets(jets: ak.Array, feature_set: FeatureSelection) -> PreparedJets:
         )
         raise ValueError(msg)
     offsets, flat = flat_columns(consts, sorted(set(constituent_fields) | {"px", "py"}))
-    jet_columns = {f: ak.to_numpy(_get(jets, f, "jets")) for f in jet_fields}
+    jet_columns = {f: ak.to_numpy(field_or_property(jets, f, "jets")) for f in jet_fields}
     return prepare_columns(offsets, flat, jet_columns, specs)
 
 
@@ -353,11 +356,11 @@ def _build_typetracer(
 ) -> tuple[Any, Any]:
     """Touch exactly the needed columns and return outputs of the right type, unknown length."""
     constituent_fields, jet_fields = required_fields(name)
-    consts = _get(jets, "constituents", "jets")
+    consts = field_or_property(jets, "constituents", "jets")
     for field in set(constituent_fields) | {"px", "py"}:
-        ak.typetracer.touch_data(_get(consts, field, "jets.constituents"))
+        ak.typetracer.touch_data(field_or_property(consts, field, "jets.constituents"))
     for field in jet_fields:
-        ak.typetracer.touch_data(_get(jets, field, "jets"))
+        ak.typetracer.touch_data(field_or_property(jets, field, "jets"))
     x = ak.Array(np.zeros((0, max_particles, n_features), dtype=np.float32))
     mask = ak.Array(np.zeros((0, max_particles), dtype=np.bool_))
     return (

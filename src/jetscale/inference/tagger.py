@@ -28,7 +28,7 @@ import awkward as ak
 import numpy as np
 from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
 
-from jetscale.features.builder import prepare_columns
+from jetscale.features.builder import field_or_property, prepare_columns
 from jetscale.inference.model_inputs import ModelInputs, SidecarError, read_model_inputs
 
 #: Models up to this size are embedded in the (pickled) wrapper; larger ones are read by path.
@@ -303,11 +303,7 @@ def _flat_jets(jets: Any) -> Any:
 
 
 def _jet_field(jets: Any, field: str) -> Any:
-    """A jet field, or a behaviour property (coffea's FatJet has ``energy`` only as a property)."""
-    if field in ak.fields(jets):
-        return jets[field]
     try:
-        return getattr(jets, field)
-    except AttributeError:
-        msg = f"jets have no field {field!r} (fields: {', '.join(ak.fields(jets))})"
-        raise FeatureMismatchError(msg) from None
+        return field_or_property(jets, field, "jets")
+    except ValueError as err:
+        raise FeatureMismatchError(str(err)) from None
