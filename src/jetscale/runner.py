@@ -1,12 +1,13 @@
 """Run a jetscale processor over files with coffea's Runner: iterative, futures or dask.
 
 One entry point, :func:`run_fileset`, for the CLI, the main job and users'
-scripts. Before the run every file is opened (metadata only): unreadable files
-and files without the tree are skipped and reported, not fatal. During the run
-coffea's ``skipbadfiles`` skips chunks that fail to read (``OSError``); after
-it, files whose processed entries fall short of their entry count are reported
-too. Both lists land in the output (``skipped_files``) and in the log, so a run
-never drops data silently.
+scripts. coffea's preprocessing (on the chosen executor, so in parallel) opens
+every file once and, with ``skipbadfiles``, drops unreadable ones; those files
+are re-opened one by one to name the reason, skipped and reported, not fatal.
+During the run ``skipbadfiles`` skips chunks that fail to read (``OSError``);
+after it, files whose processed entries fall short of their entry count are
+reported too. Both land in the output (``skipped_files``) and in the log, so a
+run never drops data silently.
 """
 
 from __future__ import annotations
@@ -26,32 +27,18 @@ ExecutorName = Literal["iterative", "futures", "dask"]
 EXECUTORS: tuple[str, ...] = ("iterative", "futures", "dask")
 
 
-def preflight(
-    fileset: Mapping[str, Sequence[str | os.PathLike[str]]], treename: str
-) -> tuple[dict[str, list[str]], dict[str, str], dict[str, int]]:
-    """``(readable fileset, {file: reason} skipped, {file: entries})``, opening each file once."""
+def diagnose(path: str, treename: str) -> str | None:
+    """Why ``path`` cannot be read as ``treename`` (None: it can); opens only this file."""
     import uproot
 
-    good: dict[str, list[str]] = {}
-    skipped: dict[str, str] = {}
-    entries: dict[str, int] = {}
-    for dataset, files in fileset.items():
-        good[dataset] = []
-        for item in files:
-            path = str(item)
-            try:
-                with uproot.open(path) as file:
-                    if treename not in file:
-                        skipped[path] = f"no tree {treename!r} (keys: {', '.join(file.keys()[:5])})"
-                        continue
-                    entries[path] = int(file[treename].num_entries)
-            except Exception as err:  # any unreadable file is skipped and reported, never fatal
-                skipped[path] = f"unreadable: {type(err).__name__}: {err}"
-                continue
-            good[dataset].append(path)
-    for path, reason in skipped.items():
-        log.warning("skipping %s: %s", path, reason)
-    return {k: v for k, v in good.items() if v}, skipped, entries
+    try:
+        with uproot.open(path) as file:
+            if treename not in file:
+                return f"no tree {treename!r} (keys: {', '.join(file.keys()[:5])})"
+            file[treename].num_entries  # noqa: B018 - reading the TTree header is the check
+    except Exception as err:  # any unreadable file is skipped and reported, never fatal
+        return f"unreadable: {type(err).__name__}: {err}"
+    return None
 
 
 PROCESSED_KEY = "processed_entries"
@@ -127,25 +114,43 @@ def run_fileset(
     if executor not in EXECUTORS:
         msg = f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}"
         raise ValueError(msg)
-    good, skipped, entries = preflight(fileset, treename)
-    out: dict[str, Any] = {}
-    if good:
-        with _executor(executor, workers, scheduler, status) as chosen:
-            runner = processor.Runner(
-                executor=chosen,
-                schema=schema,
-                chunksize=chunksize,
-                skipbadfiles=True,
-            )
-            wrapped = runner(
-                {k: {"files": dict.fromkeys(v, treename)} for k, v in good.items()},
-                processor_instance=EntryCounting(processor_instance),
+    files = {dataset: [str(p) for p in paths] for dataset, paths in fileset.items()}
+    with _executor(executor, workers, scheduler, status) as chosen:
+        # Preprocessing only opens files, so any exception there means an unreadable
+        # file (uproot raises ValueError for "not a ROOT file"): skip it, diagnose it
+        # below. Processing skips only read errors (OSError); a bug still stops the run.
+        opener = processor.Runner(
+            executor=chosen,
+            schema=schema,
+            chunksize=chunksize,
+            skipbadfiles=(OSError, ValueError, KeyError),
+        )
+        chunks = list(
+            opener.preprocess(
+                {k: {"files": dict.fromkeys(v, treename)} for k, v in files.items()},
                 treename=treename,
             )
+        )
+        runner = processor.Runner(
+            executor=chosen, schema=schema, chunksize=chunksize, skipbadfiles=True
+        )
+        entries: dict[str, int] = {}
+        for chunk in chunks:
+            entries[chunk.filename] = max(entries.get(chunk.filename, 0), chunk.entrystop)
+        skipped: dict[str, str] = {}
+        for path in (p for paths in files.values() for p in paths):
+            if path not in entries and (reason := diagnose(path, treename)) is not None:
+                log.warning("skipping %s: %s", path, reason)
+                skipped[path] = reason
+        out: dict[str, Any] = {}
+        processed: dict[str, int] = {}
+        if chunks:
+            # run() (unlike __call__) takes preprocessed chunks; it wraps the
+            # accumulator under "out", which Runner.__call__ would unwrap.
+            result = runner.run(chunks, EntryCounting(processor_instance), treename=treename)
+            wrapped = result["out"]
             processed = wrapped.get(PROCESSED_KEY, {})
             out = dict(processor_instance.postprocess(wrapped.get("inner", {})) or {})
-    else:
-        processed = {}
     for path, n in entries.items():
         done = int(processed.get(path, 0))
         if done < n:

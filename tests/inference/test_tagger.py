@@ -163,6 +163,9 @@ def test_pickling_drops_the_session_and_rebuilds_it(
     assert tagger._session is not None
     clone = pickle.loads(pickle.dumps(tagger))
     assert clone._session is None
+    # coffea unpickles the processor per chunk: the process's session is reused, not rebuilt.
+    assert clone.session is tagger.session
+    assert OnnxTagger("full21", threads=2, batch_size=64).session is not tagger.session
     np.testing.assert_array_equal(as_matrix(clone(jets), clone.class_names), expected)
 
 

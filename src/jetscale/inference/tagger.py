@@ -4,8 +4,9 @@ It follows coffea's ``ml_tools`` pattern (and subclasses its
 ``numpy_call_wrapper``): :meth:`OnnxTagger.prepare_awkward` turns jets into flat
 regular arrays, :meth:`OnnxTagger.numpy_call` builds the model inputs and runs
 the session. The ``onnxruntime.InferenceSession`` is created lazily, once per
-worker process, and never pickled; the model bytes travel with the wrapper
-(below :data:`EMBED_LIMIT_BYTES`) so dask workers need no shared filesystem.
+worker process (cached per process and model, so coffea's per-chunk unpickling
+does not rebuild it), and never pickled; the model bytes travel with the
+wrapper (below :data:`EMBED_LIMIT_BYTES`) so dask workers need no shared filesystem.
 
 Why not coffea's wrappers: ``ml_tools`` has TorchScript, Triton, XGBoost and
 TensorFlow wrappers but none for ONNX Runtime, and none builds constituent
@@ -19,7 +20,9 @@ change with chunk size, batch size or executor.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,8 +99,10 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         self.batch_size = batch_size
         size = path.stat().st_size
         self.model_bytes: bytes | None = path.read_bytes() if size <= EMBED_LIMIT_BYTES else None
+        content = self.model_bytes if self.model_bytes is not None else path.read_bytes()
+        self.model_key = hashlib.sha256(content).hexdigest()
         # Open the model once here so a wrong file or sidecar fails before any data is read.
-        session = self._create_session()
+        session = self.session  # kept: the first call needs no second open (dropped on pickling)
         graph_inputs = {i.name: i for i in session.get_inputs()}
         missing = [i.name for i in self.inputs.inputs if i.name not in graph_inputs]
         if missing or len(graph_inputs) != len(self.inputs.inputs):
@@ -126,13 +131,8 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
 
     # -- lazily created, never pickled -------------------------------------------------
     def _create_session(self) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        source = self.model_bytes if self.model_bytes is not None else self.model_path
-        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        """The process's session for this model and thread count (see :func:`_cached_session`)."""
+        return _cached_session(self.model_key, self.model_bytes, self.model_path, self.threads)
 
     # -- what the model needs ------------------------------------------------------------
     @property
@@ -274,6 +274,31 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         if _is_jagged(jets):
             result = result[:0]
         return ak.Array(result.layout.to_typetracer(forget_length=True))
+
+
+_SESSIONS: dict[tuple[str, int], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _cached_session(key: str, model_bytes: bytes | None, path: str, threads: int) -> Any:
+    """One ONNX Runtime session per (model content, threads) and process.
+
+    coffea's Runner unpickles the processor for every chunk, which drops the
+    wrapper's session; without this cache each chunk would pay 25-50 ms to
+    rebuild it. ``InferenceSession.run`` is thread-safe, so threads may share it.
+    """
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get((key, threads))
+        if session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            source = model_bytes if model_bytes is not None else path
+            session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+            _SESSIONS[(key, threads)] = session
+        return session
 
 
 class _TaggerPartition:
