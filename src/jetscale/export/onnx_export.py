@@ -56,25 +56,20 @@ def load_model(
     return model.eval(), state
 
 
-def export_run(
-    run_dir: str | Path, out: str | Path, checkpoint: str = BEST_NAME
-) -> dict[str, Path]:
-    """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, atomically."""
-    model, state = load_model(run_dir, checkpoint)
-    config = ModelConfig.from_dict(state["model_config"])
+def export_onnx(model: torch.nn.Module, n_features: int, path: str | Path) -> None:
+    """Write ``model`` wrapped in :class:`SoftmaxTagger` as ONNX to ``path`` and check it.
+
+    Inputs ``pf_features`` (N, C, P) and ``pf_mask`` (N, 1, P) with dynamic N and
+    P, output ``softmax``: weaver-core's layout, so its tools read our models too.
+    """
     wrapper = SoftmaxTagger(model).eval()
-    example = (
-        torch.zeros(2, config.n_features, 16),
-        torch.ones(2, 1, 16),
-    )
-    onnx_path = Path(out)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(onnx_path) as tmp, warnings.catch_warnings():
+    example = (torch.zeros(2, n_features, 16), torch.ones(2, 1, 16))
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
         torch.onnx.export(
             wrapper,
             example,
-            str(tmp),
+            str(path),
             input_names=[FEATURES_INPUT, MASK_INPUT],
             output_names=[OUTPUT],
             dynamic_axes={
@@ -85,9 +80,21 @@ def export_run(
             opset_version=OPSET,
             dynamo=False,
         )
-        import onnx
+    import onnx
 
-        onnx.checker.check_model(str(tmp), full_check=True)
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def export_run(
+    run_dir: str | Path, out: str | Path, checkpoint: str = BEST_NAME
+) -> dict[str, Path]:
+    """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, atomically."""
+    model, state = load_model(run_dir, checkpoint)
+    config = ModelConfig.from_dict(state["model_config"])
+    onnx_path = Path(out)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(onnx_path) as tmp:
+        export_onnx(model, config.n_features, tmp)
     sidecar = onnx_path.with_name("preprocess.json")
     with atomic_path(sidecar) as tmp:
         tmp.write_text(
