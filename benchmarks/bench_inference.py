@@ -422,9 +422,9 @@ def bench_processor(directory: Path, repeats: dict[str, int]) -> list[ProcessorT
    warm-up run (numba compilation, imports, reading, the first ORT session), so one-off
    costs are excluded as far as coffea allows.
    Runner    = run_fileset, iterative executor, one chunk per file. It opens each file
-               three times (preflight, coffea preprocessing, the chunk), and because the
-               Runner unpickles the processor for every chunk it creates one ORT session
-               per chunk even when warm ({sessions}; in 'tagger').
+               twice (coffea preprocessing, the chunk). The Runner unpickles the processor
+               for every chunk; the ORT session comes from the per-process cache
+               (session time per chunk when warm: {sessions}; in 'tagger').
    process() = the processor's process(events) on a file opened once, columns already
                read, session warm.
    tagger    = time inside OnnxTagger.__call__ in the best tagged run; ms/jet = tagger / jets.

@@ -112,3 +112,16 @@ def test_untagged_pass_and_pickling(nanoaod_dir: Path) -> None:
     assert clone.tagger._session is None and clone.selection == proc.selection
     out = run(nanoaod_dir / "pfnano.root", clone, "iterative", 100_000)
     assert out["jets"] == {"sample": 24} and out["discriminant"].sum().value == 0
+
+
+def test_chunks_without_selected_jets_give_empty_histograms(nanoaod_dir: Path) -> None:
+    nothing = FatJetSelection(min_pt=1e6)  # no jet passes: every chunk is empty after selection
+    out = run(
+        nanoaod_dir / "pfnano.root",
+        NanoAODTaggerProcessor("full21", selection=nothing),
+        "iterative",
+        3,
+    )
+    assert out["jets"] == {"sample": 0} and out["events"] == {"sample": 10}
+    assert all(out[key].sum().value == 0 for key in KEYS)
+    assert out["skipped_files"] == {}
