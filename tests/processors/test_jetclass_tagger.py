@@ -140,6 +140,21 @@ def test_dask_executor_matches_iterative(
         other, reference, ("score", "discriminant", "jet_pt", "sdmass_vs_discriminant")
     )
     assert list(other["skipped_files"]) == [samples["garbage"]]
+    # An existing cluster, named by its scheduler address (what --scheduler does).
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        fileset = {"a": [samples["path_a"]], "b": [samples["path_b"]]}
+        external = run_fileset(
+            fileset,
+            processor_instance,
+            treename="tree",
+            schema=BaseSchema,
+            executor="dask",
+            scheduler=cluster.scheduler_address,
+            chunksize=50,
+        )
+    assert_same_histograms(external, reference, ("score", "discriminant"))
 
 
 def test_corrupt_and_truncated_files_are_skipped_and_reported(
