@@ -164,7 +164,9 @@ def test_tag_command_on_jetclass_and_nanoaod_files(
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["skipped_files"]) == [str(bad)]
     with uproot.open(out / "histograms.root") as file:
-        assert file["score/sample/QCD/QCD"].values().sum() == int(np.sum(ak.to_numpy(jets.label) == 0))
+        assert file["score/sample/QCD/QCD"].values().sum() == int(
+            np.sum(ak.to_numpy(jets.label) == 0)
+        )
     assert (out / "plots" / "sample" / "roc.png").stat().st_size > 10_000
 
     # PFNano: the default model is full21 (tracks are there).

@@ -8,7 +8,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from jetscale.plotting import tagger_plots
+from jetscale.plotting import sculpting, tagger_plots
 from jetscale.plotting.roc import auc, roc_curve, working_points
 from jetscale.plotting.tagger_histograms import (
     DISCRIMINANT_EDGES,
@@ -64,6 +64,7 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return [Path(out_dir) / f"{stem}.{x}" for x in ("png", "pdf")]
 
     monkeypatch.setattr(tagger_plots, "_save", save)
+    monkeypatch.setattr(sculpting, "_save", save)
     return record
 
 

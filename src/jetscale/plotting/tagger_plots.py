@@ -10,170 +10,40 @@ bins, so the y axis reads "fraction of jets".
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import logging
 import math
-import operator
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import hist
 import matplotlib as mpl
 
 mpl.use("Agg")  # batch jobs and dask workers have no display
-import matplotlib.pyplot as plt
-import mplhep
-import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-from jetscale.io.atomic import atomic_path
-from jetscale.plotting.roc import RocCurve, WorkingPoint, auc, cut_efficiency, roc_curve
+from jetscale.plotting._figures import (
+    COLORS,
+    Datasets,
+    Histograms,
+    _check,
+    _figure,
+    _finish_distribution,
+    _names,
+    _percent,
+    _save,
+    _select,
+    _slug,
+    _step,
+    _style,
+    _symbol,
+    _title,
+    _total,
+    log,
+)
+from jetscale.plotting.roc import RocCurve, WorkingPoint, auc, roc_curve
 from jetscale.plotting.roc import working_points as find_working_points
+from jetscale.plotting.sculpting import plot_mass_sculpting, plot_mass_sculpting_by_dataset
 from jetscale.plotting.tagger_histograms import BACKGROUND, UNLABELLED
-
-log = logging.getLogger(__name__)
-
-Histograms = Mapping[str, hist.Hist]
-#: One dataset, or several summed (e.g. pT-binned QCD samples with normalized weights).
-Datasets = str | Sequence[str]
-
-#: mplhep style and label module of each experiment (keys lower case).
-EXPERIMENTS: dict[str, tuple[Any, Any]] = {
-    "cms": (mplhep.style.CMS, mplhep.cms),
-    "atlas": (mplhep.style.ATLAS, mplhep.atlas),
-    "lhcb": (mplhep.style.LHCb, mplhep.lhcb),
-    "alice": (mplhep.style.ALICE, mplhep.alice),
-    "dune": (mplhep.style.DUNE, mplhep.dune),
-}
-COLORS = [plt.get_cmap("tab10")(k) for k in range(10)]
-LINESTYLES = ("-", "--", ":", "-.")
-
-
-def _style(experiment: str, label: str, com: float) -> dict[str, Any]:
-    """The label settings every plot takes, checked once."""
-    if experiment.lower() not in EXPERIMENTS:
-        msg = f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)} (any case)"
-        raise ValueError(msg)
-    return {"experiment": experiment, "label": label, "com": com}
-
-
-@contextlib.contextmanager
-def _figure(style: dict[str, Any]) -> Iterator[tuple[Figure, Axes]]:
-    """A figure in the experiment's style (scoped, so global rcParams stay untouched)."""
-    with plt.style.context(EXPERIMENTS[style["experiment"].lower()][0]):
-        fig, ax = plt.subplots(figsize=(9, 7))
-        try:
-            yield fig, ax
-        finally:
-            plt.close(fig)
-
-
-def _save(
-    fig: Figure, ax: Axes, out_dir: str | os.PathLike[str], stem: str, style: dict[str, Any]
-) -> list[Path]:
-    """Draw the experiment label and write ``<stem>.png`` and ``<stem>.pdf``."""
-    experiment = EXPERIMENTS[style["experiment"].lower()][1]
-    experiment.label(style["label"], data=False, com=style["com"], ax=ax)
-    written = []
-    for suffix in ("png", "pdf"):
-        final = Path(out_dir) / f"{stem}.{suffix}"
-        with atomic_path(final) as tmp:
-            fig.savefig(tmp, format=suffix, bbox_inches="tight", dpi=110)
-        written.append(final)
-    return written
-
-
-def _slug(name: str) -> str:
-    """A file-name-safe version of a dataset or class name."""
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "unnamed"
-
-
-def _percent(fraction: float) -> str:
-    return f"{100 * fraction:.3g}%"
-
-
-def _symbol(signal: str) -> str:
-    """Mathtext symbol of the one-vs-QCD discriminant of ``signal``."""
-    name = signal.replace("_", r"\_")
-    return rf"$D_{{\mathrm{{{name}}}}}$"
-
-
-def _total(h: hist.Hist) -> float:
-    """Sum of weights including flow bins (any storage)."""
-    total = h.sum(flow=True)
-    return float(getattr(total, "value", total))
-
-
-def _names(dataset: Datasets) -> list[str]:
-    names = [dataset] if isinstance(dataset, str) else list(dataset)
-    if not names:
-        msg = "no dataset given"
-        raise ValueError(msg)
-    return names
-
-
-def _title(dataset: Datasets) -> str:
-    names = _names(dataset)
-    return " + ".join(names) if len(names) <= 2 else f"{names[0]} + {len(names) - 1} more"
-
-
-def _select(h: hist.Hist, **where: Any) -> hist.Hist:
-    """Slice ``h`` at category values; a list sums those values, ``sum`` the whole axis."""
-    for key, value in where.items():
-        if isinstance(value, list):
-            parts = (_select(h, **{**where, key: v}) for v in value)
-            return functools.reduce(operator.add, parts)
-    selection: dict[int | str, Any] = {k: v if v is sum else hist.loc(v) for k, v in where.items()}
-    return cast(hist.Hist, h[selection])
-
-
-def _check(h: hist.Hist, axis: str, values: Sequence[str]) -> None:
-    known = list(h.axes[axis])
-    missing = [v for v in values if v not in known]
-    if missing:
-        msg = f"{axis} {missing} not in the histograms; available: {known}"
-        raise ValueError(msg)
-
-
-def _step(ax: Axes, h: hist.Hist, label: str, index: int, color: Any = None) -> None:
-    """Draw the 1-D ``h`` unit-normalized (flow included) with its statistical errors."""
-    total = _total(h)
-    variances = h.variances()
-    mplhep.histplot(
-        h.values() / total,
-        bins=h.axes[0].edges,
-        yerr=np.sqrt(variances) / total if variances is not None else False,
-        ax=ax,
-        label=label,
-        histtype="step",
-        linewidth=1.8,
-        color=COLORS[index % len(COLORS)] if color is None else color,
-        linestyle=LINESTYLES[index // len(COLORS) % len(LINESTYLES)],
-        flow="none",
-    )
-
-
-def _finish_distribution(
-    ax: Axes, xlabel: str, legend_title: str, log_y: bool, fontsize: str = "small"
-) -> None:
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("Fraction of jets")
-    if log_y:
-        ax.set_yscale("log")
-    legend = ax.legend(fontsize=fontsize, title=legend_title, title_fontsize=fontsize)
-    # Headroom above the curves for the legend: a line takes about 8% of the axes.
-    lines = len(legend.get_texts()) + legend_title.count("\n") + 1
-    room = 1.0 - min(0.08 * lines + 0.05, 0.7)
-    bottom, top = ax.get_ylim()
-    if log_y:
-        ax.set_ylim(bottom, bottom * (top / bottom) ** (1 / room))
-    else:
-        ax.set_ylim(bottom, bottom + (top - bottom) / room)
 
 
 def plot_scores(
@@ -377,148 +247,6 @@ def _reachable(curve: RocCurve, targets: Sequence[float]) -> list[WorkingPoint]:
         else:
             log.info("working point %s: no background jet passes the cut", target)
     return points
-
-
-def _plot_sculpting(
-    jets: hist.Hist,
-    background_fine: hist.Hist,
-    background_coarse: hist.Hist,
-    signal: str,
-    background_efficiencies: Sequence[float],
-    same_jets: bool,
-    title: str,
-    out_dir: str | os.PathLike[str],
-    stem: str,
-    style: dict[str, Any],
-) -> list[Path]:
-    """Soft-drop mass of ``jets`` (sdmass x discriminant) after cuts chosen on the background.
-
-    Each cut is the working point of ``background_fine`` (1-D, fine discriminant)
-    moved to the nearest edge of the coarse discriminant axis; the legend gives
-    that edge and, unless ``same_jets`` (the plotted jets are the background),
-    the background efficiency it has on ``background_coarse``.
-    """
-    # Only the background efficiencies of this "ROC curve" are used.
-    wps = find_working_points(roc_curve(background_fine, background_fine), background_efficiencies)
-    edges = np.asarray(jets.axes["discriminant"].edges)
-    summed: dict[int | str, Any] = {"sdmass": sum}
-    _, coarse_efficiency = cut_efficiency(cast(hist.Hist, background_coarse[summed]), "background")
-    all_jets = _total(jets)
-    drawn = 0
-    with _figure(style) as (fig, ax):
-        for index, wp in enumerate(wps):
-            # A cut at the last edge keeps nothing: scores are clamped below 1.
-            k = int(np.argmin(np.abs(edges[:-1] - wp.threshold)))
-            sub = cast(hist.Hist, jets[{"discriminant": slice(k, None, sum)}])
-            kept = _total(sub)
-            if k == 0:
-                applied = "no cut"
-            else:
-                applied = f"{_symbol(signal)} $\\geq$ {edges[k]:.6g}"
-                if not same_jets:
-                    applied += rf", $\varepsilon_B$ = {_percent(coarse_efficiency[k])}"
-            if kept <= 0:
-                log.info("sculpting plot %s: no jets pass %s", stem, applied)
-                continue
-            target = rf"$\varepsilon_B$ = {_percent(wp.target)}"
-            _step(ax, sub, f"{target}: {applied} ({_percent(kept / all_jets)} kept)", index)
-            drawn += 1
-        if not drawn:
-            return []
-        _finish_distribution(ax, jets.axes["sdmass"].label, title, False, "x-small")
-        return _save(fig, ax, out_dir, stem, style)
-
-
-def plot_mass_sculpting(
-    histograms: Histograms,
-    dataset: Datasets,
-    out_dir: str | os.PathLike[str],
-    signal: str,
-    jet_class: str = BACKGROUND,
-    background_efficiencies: Sequence[float] = (1.0, 0.1, 0.01),
-    background: str = BACKGROUND,
-    *,
-    experiment: str = "CMS",
-    label: str = "Preliminary",
-    com: float = 13,
-) -> list[Path]:
-    """Soft-drop mass of ``jet_class`` jets after cuts on the ``signal`` discriminant.
-
-    The cuts give ``background_efficiencies`` for ``background`` jets on the fine
-    ``discriminant`` histogram, then move to the nearest edge of the coarse
-    ``sdmass_vs_discriminant`` axis (the legend says which). Writes
-    ``sdmass_<signal>_<jet_class>``. Raises ValueError if either class has no jets.
-    """
-    style = _style(experiment, label, com)
-    fine, coarse = histograms["discriminant"], histograms["sdmass_vs_discriminant"]
-    _check(fine, "dataset", _names(dataset))
-    _check(fine, "signal", [signal])
-    _check(fine, "jet_class", [jet_class, background])
-    where = {"dataset": _names(dataset), "signal": signal}
-    background_fine = _select(fine, jet_class=background, **where)
-    jets = _select(coarse, jet_class=jet_class, **where)
-    for name, h in ((background, background_fine), (jet_class, jets)):
-        if _total(h) <= 0:
-            msg = (
-                f"no {name} jets in dataset {_title(dataset)!r} "
-                f"for the {signal} mass-sculpting plot"
-            )
-            raise ValueError(msg)
-    return _plot_sculpting(
-        jets,
-        background_fine,
-        _select(coarse, jet_class=background, **where),
-        signal,
-        background_efficiencies,
-        same_jets=jet_class == background,
-        title=f"{_title(dataset)}\n{jet_class} jets, cuts on {_symbol(signal)} from {background} jets",
-        out_dir=out_dir,
-        stem=f"sdmass_{_slug(signal)}_{_slug(jet_class)}",
-        style=style,
-    )
-
-
-def plot_mass_sculpting_by_dataset(
-    histograms: Histograms,
-    dataset: Datasets,
-    out_dir: str | os.PathLike[str],
-    signal: str,
-    background_dataset: Datasets,
-    background_efficiencies: Sequence[float] = (1.0, 0.1, 0.01),
-    *,
-    experiment: str = "CMS",
-    label: str = "Preliminary",
-    com: float = 13,
-) -> list[Path]:
-    """As :func:`plot_mass_sculpting` for unlabelled samples: all jets of ``dataset``,
-    cuts chosen to give ``background_efficiencies`` on all jets of ``background_dataset``.
-
-    Either may be a list of datasets, summed with their weights. Writes
-    ``sdmass_<signal>``. Raises ValueError if either has no jets.
-    """
-    style = _style(experiment, label, com)
-    fine, coarse = histograms["discriminant"], histograms["sdmass_vs_discriminant"]
-    jets_in, background_in = _names(dataset), _names(background_dataset)
-    _check(fine, "dataset", jets_in + background_in)
-    _check(fine, "signal", [signal])
-    background_fine = _select(fine, dataset=background_in, jet_class=sum, signal=signal)
-    jets = _select(coarse, dataset=jets_in, jet_class=sum, signal=signal)
-    for name, h in ((background_dataset, background_fine), (dataset, jets)):
-        if _total(h) <= 0:
-            msg = f"no jets in dataset {_title(name)!r} for the {signal} mass-sculpting plot"
-            raise ValueError(msg)
-    return _plot_sculpting(
-        jets,
-        background_fine,
-        _select(coarse, dataset=background_in, jet_class=sum, signal=signal),
-        signal,
-        background_efficiencies,
-        same_jets=sorted(jets_in) == sorted(background_in),
-        title=f"{_title(dataset)}\ncuts on {_symbol(signal)} from {_title(background_dataset)}",
-        out_dir=out_dir,
-        stem=f"sdmass_{_slug(signal)}",
-        style=style,
-    )
 
 
 def _classes_present(histograms: Histograms, dataset: Datasets) -> list[str]:
