@@ -1,0 +1,61 @@
+"""The robust parametric fit recovers known parameters; bad tables get clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jetscale.scaling import FitError, fit_parametric_law, parametric_law
+
+TRUTH = {"E": 0.6, "A": 40.0, "alpha": 0.34, "B": 300.0, "beta": 0.28}
+
+
+def table(noise: float = 0.005, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 6 x 6 grid of (N, D) runs from the law with multiplicative log-normal noise."""
+    n, d = np.meshgrid(np.logspace(4, 7, 6), np.logspace(5, 8, 6))
+    n, d = n.ravel(), d.ravel()
+    rng = np.random.default_rng(seed)
+    return n, d, parametric_law(n, d, **TRUTH) * np.exp(rng.normal(0.0, noise, len(n)))
+
+
+def test_recovers_known_parameters_within_its_intervals() -> None:
+    n, d, loss = table()
+    fit = fit_parametric_law(n, d, loss, n_bootstrap=30, seed=0)
+    assert fit.n_points == 36 and fit.n_bootstrap == 30
+    for name, value in TRUTH.items():
+        low, high = fit.intervals[name]
+        assert low <= value <= high, (name, value, fit.intervals[name])
+        assert fit.params[name] == pytest.approx(value, rel=0.05), name
+    assert fit.rms_log_residual < 0.01  # the injected noise is 0.5%
+
+
+def test_one_wild_point_does_not_drag_the_fit() -> None:
+    n, d, loss = table()
+    loss[7] *= 1.5  # a diverged run
+    fit = fit_parametric_law(n, d, loss, n_bootstrap=0)
+    for name in ("E", "alpha", "beta"):
+        assert fit.params[name] == pytest.approx(TRUTH[name], rel=0.05), name
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "loss", "message"),
+    [
+        ([1e4] * 5, [1e5, 1e6, 1e7, 1e8, 1e9], [1.0] * 5, "5 points are too few"),
+        (
+            [1e4, 1e5, 1e6, 1e4, 1e5, 1e6],
+            [1e5] * 6,
+            [1.0] * 6,
+            "two distinct values of both N and D",
+        ),
+        (
+            [1e4, 1e5, 1e6, 1e4, 1e5, 1e6],
+            [1e5, 1e5, 1e5, 1e6, 1e6, 1e6],
+            [1, 1, 0, 1, 1, 1],
+            "column 'loss' has 1 non-positive",
+        ),
+        ([1e4, 1e5], [1e5], [1.0, 1.0], "same length"),
+    ],
+)
+def test_bad_tables_get_clear_errors(n: list, d: list, loss: list, message: str) -> None:
+    with pytest.raises(FitError, match=message):
+        fit_parametric_law(n, d, loss, n_bootstrap=0)
