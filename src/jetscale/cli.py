@@ -167,6 +167,14 @@ def _parser() -> argparse.ArgumentParser:
     tag.add_argument("--no-progress", action="store_true", help="no progress bar")
     tag.set_defaults(handler=_tag)
 
+    fit = sub.add_parser(
+        "fit", help="fit scaling laws to a results table (CSV or parquet with N, D, loss)"
+    )
+    fit.add_argument("table", type=Path)
+    fit.add_argument("--out", type=Path, required=True, help="output directory (fit.json)")
+    fit.add_argument("--bootstrap", type=int, default=100, help="bootstrap resamples")
+    fit.set_defaults(handler=_fit)
+
     cards = sub.add_parser("cards", help="list the detector cards")
     cards.set_defaults(handler=_cards)
     return parser
@@ -223,6 +231,19 @@ def _tag(args: argparse.Namespace) -> int:
     for key, value in result["outputs"].items():
         shown = f"{len(value)} files" if isinstance(value, list) else str(value)
         print(f"{key}: {shown}")
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from jetscale.scaling.fit_job import run_fit
+
+    result = run_fit(args.table, args.out, n_bootstrap=args.bootstrap)
+    fit = result["parametric"]
+    for name, value in fit["params"].items():
+        low, high = fit["intervals"][name]
+        print(f"{name:>6} = {value:.4g}  [{low:.4g}, {high:.4g}]")
+    print(f"rms log residual {fit['rms_log_residual']:.4f} on {fit['n_points']} points")
+    print(f"wrote {args.out / 'fit.json'}")
     return 0
 
 
