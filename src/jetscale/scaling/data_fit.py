@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from jetscale.scaling.parametric_fit import HUBER_DELTA, FitError
+from jetscale.scaling.parametric_fit import FitError, huber
 
 _STARTS = tuple(itertools.product((0.0, 5.0, 10.0), (-1.0, 0.0), (0.2, 0.5, 1.0)))
 
@@ -36,14 +36,11 @@ def _objective(theta: np.ndarray, log_d: np.ndarray, log_l: np.ndarray) -> tuple
     pred = logsumexp(terms, axis=0)
     weights = np.exp(terms - pred)
     r = pred - log_l
-    huber = np.where(
-        np.abs(r) <= HUBER_DELTA, 0.5 * r**2, HUBER_DELTA * (np.abs(r) - 0.5 * HUBER_DELTA)
-    )
-    dr = np.clip(r, -HUBER_DELTA, HUBER_DELTA)
+    loss, dr = huber(r)
     grad = np.array(
         [np.sum(dr * weights[0]), np.sum(dr * weights[1]), np.sum(dr * weights[0] * -log_d)]
     )
-    return float(huber.sum()), grad
+    return float(loss.sum()), grad
 
 
 def _fit(log_d: np.ndarray, log_l: np.ndarray, starts: tuple[tuple[float, ...], ...]) -> np.ndarray:

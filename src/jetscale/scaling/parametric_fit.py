@@ -27,6 +27,14 @@ START_GRID: tuple[tuple[float, ...], ...] = tuple(
 )
 
 
+def huber(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Huber loss of residuals ``r`` (quadratic within HUBER_DELTA, linear outside) and its derivative."""
+    loss = np.where(
+        np.abs(r) <= HUBER_DELTA, 0.5 * r**2, HUBER_DELTA * (np.abs(r) - 0.5 * HUBER_DELTA)
+    )
+    return loss, np.clip(r, -HUBER_DELTA, HUBER_DELTA)
+
+
 class FitError(ValueError):
     """Input a fit cannot use, or a fit that did not converge; the message says which."""
 
@@ -52,10 +60,7 @@ def _objective(
     pred = logsumexp(terms, axis=0)
     weights = np.exp(terms - pred)  # softmax over the three terms: d pred / d term
     r = pred - log_l
-    huber = np.where(
-        np.abs(r) <= HUBER_DELTA, 0.5 * r**2, HUBER_DELTA * (np.abs(r) - 0.5 * HUBER_DELTA)
-    )
-    dr = np.clip(r, -HUBER_DELTA, HUBER_DELTA)  # d huber / d r
+    loss, dr = huber(r)
     grad = np.array(
         [
             np.sum(dr * weights[0]),
@@ -65,7 +70,7 @@ def _objective(
             np.sum(dr * weights[1] * -log_d),
         ]
     )
-    return float(huber.sum()), grad
+    return float(loss.sum()), grad
 
 
 def _best_fit(

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 
 from jetscale.scaling.laws import effective_data, parametric_law
-from jetscale.scaling.parametric_fit import HUBER_DELTA, FitError
+from jetscale.scaling.parametric_fit import FitError, huber
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,15 +56,7 @@ def fit_repetition(
     def objective(log_r_star: float) -> float:
         d_eff = effective_data(u, repetitions, float(np.exp(log_r_star)))
         r = np.log(parametric_law(n, d_eff, **params)) - log_l
-        return float(
-            np.sum(
-                np.where(
-                    np.abs(r) <= HUBER_DELTA,
-                    0.5 * r**2,
-                    HUBER_DELTA * (np.abs(r) - 0.5 * HUBER_DELTA),
-                )
-            )
-        )
+        return float(huber(r)[0].sum())
 
     result = minimize_scalar(objective, bounds=(np.log(1e-2), np.log(1e4)), method="bounded")
     if not result.success:
