@@ -45,24 +45,32 @@ class TagConfig:
 
 
 def detect_format(path: str | os.PathLike[str]) -> str | None:
-    """``"jetclass"`` (a ``tree`` with ``part_px``), ``"nanoaod"`` (``Events``), None if unreadable.
+    """``"jetclass"``, ``"pfnano"`` or ``"nanoaod_v15"`` from one open of ``path``; None if unreadable.
 
     Unreadable files are not an error here: the runner skips and reports them.
+    A NanoAOD file without fat-jet PF candidates, or a file with neither tree,
+    raises :class:`~jetscale.io.errors.JetFileError` before anything runs.
     """
     import uproot
+
+    from jetscale.io.nanoaod import nanoaod_format_of_branches
 
     try:
         with uproot.open(path) as file:
             if "tree" in file and "part_px" in file["tree"]:
                 return "jetclass"
             if "Events" in file:
-                return "nanoaod"
-            keys = ", ".join(file.keys()[:8])
+                branches = file["Events"].keys()
+            else:
+                keys = ", ".join(file.keys()[:8])
+                branches = None
     except Exception:  # any unreadable file: skipped and reported by the runner
         return None
-    raise JetFileError(
-        path, f"neither a JetClass 'tree' nor a NanoAOD 'Events' tree (keys: {keys})"
-    )
+    if branches is None:
+        raise JetFileError(
+            path, f"neither a JetClass 'tree' nor a NanoAOD 'Events' tree (keys: {keys})"
+        )
+    return nanoaod_format_of_branches(branches, str(path))
 
 
 def run_tag_job(config: TagConfig) -> dict[str, Any]:
@@ -98,33 +106,37 @@ def _processor(config: TagConfig, paths: list[str], threads: int) -> tuple[str, 
     if not paths:
         msg = "no input files"
         raise ValueError(msg)
-    detected = {p: detect_format(p) for p in paths} if config.fmt is None else {}
-    formats = {f for f in detected.values() if f} if config.fmt is None else {config.fmt}
-    if not formats:
+    # One open per file gives both the format and, for NanoAOD, its flavour.
+    detected = {f for f in (detect_format(p) for p in paths) if f}
+    if not detected:
         msg = f"none of the {len(paths)} input files can be opened: {', '.join(paths)}"
         raise ValueError(msg)
-    if len(formats) != 1:
-        msg = f"mixed input formats {sorted(formats)}: tag JetClass and NanoAOD files in separate runs"
+    families = {"jetclass" if f == "jetclass" else "nanoaod" for f in detected}
+    if config.fmt is not None and config.fmt not in FORMATS:
+        msg = f"unknown format {config.fmt!r}; choose one of {', '.join(FORMATS)}"
         raise ValueError(msg)
-    (fmt,) = formats
-    if fmt not in FORMATS:
-        msg = f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
+    if len(families) != 1 or (config.fmt is not None and families != {config.fmt}):
+        msg = f"input formats {sorted(detected)} (asked for {config.fmt or 'any one'}): tag JetClass and NanoAOD files in separate runs"
         raise ValueError(msg)
-    if fmt == "jetclass":
+    if families == {"jetclass"}:
         from jetscale.processors import JetClassTaggerProcessor
 
         model = config.model or "full21"
-        return fmt, JetClassTaggerProcessor(model, threads=threads), BaseSchema, "tree", str(model)
+        return (
+            "jetclass",
+            JetClassTaggerProcessor(model, threads=threads),
+            BaseSchema,
+            "tree",
+            str(model),
+        )
 
-    from jetscale.io.nanoaod import FatJetSelection, nanoaod_format_of_file
+    from jetscale.io.nanoaod import FatJetSelection
     from jetscale.processors import NanoAODTaggerProcessor
 
-    readable = [p for p in paths if (detected[p] if p in detected else detect_format(p))]
-    flavours = {nanoaod_format_of_file(p) for p in readable}
-    if len(flavours) != 1:
-        msg = f"mixed NanoAOD flavours {sorted(flavours)} ({', '.join(paths)}): tag them in separate runs"
+    if len(detected) != 1:
+        msg = f"mixed NanoAOD flavours {sorted(detected)} ({', '.join(paths)}): tag them in separate runs"
         raise ValueError(msg)
-    (flavour,) = flavours
+    (flavour,) = detected
     model = config.model or ("full21" if flavour == "pfnano" else "kinpid")
     selection = FatJetSelection(
         min_pt=config.min_pt, max_abs_eta=config.max_abs_eta, jet_id=config.jet_id

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import awkward as ak
@@ -169,12 +169,17 @@ def nanoaod_format_of_file(path: str | os.PathLike[str]) -> str:
     except Exception as err:
         problem = f"cannot read a NanoAOD 'Events' tree ({type(err).__name__}: {err})"
         raise JetFileError(path, problem) from err
+    return nanoaod_format_of_branches(branches, str(path))
+
+
+def nanoaod_format_of_branches(branches: Iterable[str], source: str) -> str:
+    """The NanoAOD flavour from ``Events`` branch names, for callers that have the file open."""
     fields: dict[str, set[str]] = {}
     for branch in branches:
         collection, underscore, field = branch.partition("_")  # coffea's collection naming
         if underscore:
             fields.setdefault(collection, set()).add(field)
-    return _detect(set(fields), lambda name: fields.get(name, set()), str(path))
+    return _detect(set(fields), lambda name: fields.get(name, set()), source)
 
 
 def jet_id_available(events: Any) -> bool:
