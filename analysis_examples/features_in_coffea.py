@@ -15,7 +15,8 @@ from pathlib import Path
 from coffea import processor, util
 from coffea.nanoevents import BaseSchema
 
-from jetscale.plotting import plot_per_class, write_histograms_root
+from jetscale.histograms import write_histograms_root
+from jetscale.plotting import plot_per_class
 from jetscale.processors import JetClassFeatureProcessor
 
 

@@ -26,7 +26,7 @@ from coffea.nanoevents import NanoAODSchema
 
 from jetscale.inference import OnnxTagger
 from jetscale.io.nanoaod import FatJetSelection, fatjets_from_nanoaod, nanoaod_format_of_file
-from jetscale.plotting.tagger_histograms import discriminants
+from jetscale.metrics import discriminants
 
 
 class TopTagAnalysis(processor.ProcessorABC):

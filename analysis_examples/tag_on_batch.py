@@ -48,7 +48,7 @@ def main() -> None:
         cluster.close()
         return
 
-    from jetscale.tagjob import TagConfig, run_tag_job
+    from jetscale.jobs.tag import TagConfig, run_tag_job
 
     with cluster:
         cluster.scale(jobs=args.jobs)

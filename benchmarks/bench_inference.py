@@ -63,13 +63,13 @@ import torch
 from coffea.ml_tools.torch_wrapper import torch_wrapper
 
 from jetscale.export.onnx_export import SoftmaxTagger, export_onnx
-from jetscale.export.sidecar import preprocess_json
 from jetscale.features import build_features
 from jetscale.inference import OnnxTagger
 from jetscale.inference.tagger import BUCKET_STEP
 from jetscale.io import read_jets
-from jetscale.model import ModelConfig, build_model, count_parameters
-from jetscale.models import model_card
+from jetscale.nn import ModelConfig, build_model, count_parameters
+from jetscale.shipped import model_card
+from jetscale.sidecar import preprocess_json
 
 AGREEMENT = 1e-4  # max |probability difference| tolerated between paths
 TARGET_SPEEDUP = 2.0  # the target: the ONNX path at least 2x torch eager

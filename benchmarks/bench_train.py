@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from jetscale.features import build_features
 from jetscale.io import read_jets
-from jetscale.model import ModelConfig, build_model, count_parameters, forward_flops
+from jetscale.nn import ModelConfig, build_model, count_parameters, forward_flops
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import trimmed
 from jetscale.train.loop import make_optimizer

@@ -7,16 +7,14 @@ construction, ``process(events)`` returns a dict of ``hist.Hist`` with a growing
 
 from __future__ import annotations
 
-try:
-    import coffea  # noqa: F401
-except ImportError as err:  # pragma: no cover - depends on the environment
-    msg = "jetscale.processors needs coffea: pip install 'jetscale[coffea]'"
-    raise ImportError(msg) from err
+from jetscale._optional import require
 
-from jetscale.processors.jetclass_features import JetClassFeatureProcessor
-from jetscale.processors.jetclass_tagger import JetClassTaggerProcessor
-from jetscale.processors.nanoaod_tagger import NanoAODTaggerProcessor
-from jetscale.processors.tagging import tag_and_fill
+require("coffea", "onnxruntime", extra="tag", purpose="jetscale.processors")
+
+from jetscale.processors.jetclass_features import JetClassFeatureProcessor  # noqa: E402
+from jetscale.processors.jetclass_tagger import JetClassTaggerProcessor  # noqa: E402
+from jetscale.processors.nanoaod_tagger import NanoAODTaggerProcessor  # noqa: E402
+from jetscale.processors.tagging import tag_and_fill  # noqa: E402
 
 __all__ = [
     "JetClassFeatureProcessor",

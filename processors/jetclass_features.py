@@ -18,9 +18,9 @@ from coffea import processor
 
 from jetscale.features import FEATURE_SETS, build_features
 from jetscale.features.registry import reader_fields
+from jetscale.histograms.jets import FEATURE_RANGES
 from jetscale.io.jetclass import jets_from_branches
 from jetscale.io.quality import clean_jets
-from jetscale.plotting.histograms import FEATURE_RANGES
 from jetscale.schema import CLASS_NAMES, class_names_of
 
 

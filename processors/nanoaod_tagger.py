@@ -21,6 +21,7 @@ import awkward as ak
 import numpy as np
 from coffea import processor
 
+from jetscale.histograms.tagger import UNLABELLED
 from jetscale.inference import OnnxTagger
 from jetscale.io.nanoaod import (
     FatJetSelection,
@@ -29,7 +30,6 @@ from jetscale.io.nanoaod import (
     jet_id_available,
 )
 from jetscale.io.quality import QualityReport, clean_jets
-from jetscale.plotting.tagger_histograms import UNLABELLED
 from jetscale.processors.tagging import (
     empty_tagger_output,
     quality_counts,

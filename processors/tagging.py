@@ -12,9 +12,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from jetscale.histograms.tagger import fill_tagger_histograms, tagger_histograms
 from jetscale.inference import OnnxTagger
 from jetscale.io.quality import QualityReport
-from jetscale.plotting.tagger_histograms import fill_tagger_histograms, tagger_histograms
 
 
 def tag_and_fill(

@@ -12,12 +12,12 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from jetscale.export.sidecar import preprocess_json
 from jetscale.features import FEATURE_SETS, build_features
 from jetscale.io import read_jets
-from jetscale.models import SHIPPED, model_card, shipped_model
+from jetscale.metrics import one_vs_qcd_aucs
 from jetscale.schema import CLASS_NAMES
-from jetscale.train.metrics import one_vs_qcd_aucs
+from jetscale.shipped import SHIPPED, model_card, shipped_model
+from jetscale.sidecar import preprocess_json
 
 ort = pytest.importorskip("onnxruntime")
 

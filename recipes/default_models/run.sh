@@ -3,7 +3,7 @@
 #   bash recipes/default_models/run.sh [WORK_DIR]
 # Generates 10-class JetClass-format data (CMS card), trains the full21 and kinpid
 # Transformers and their particle-flow baselines, exports the Transformers into
-# src/jetscale/models/, and writes recipes/default_models/results.md.
+# src/jetscale/shipped/, and writes recipes/default_models/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK="${1:-recipe-output}"
@@ -16,7 +16,7 @@ for name in full21 kinpid pfn_full21 pfn_kinpid; do
   jetscale train --config "$RECIPE/$name.toml" --data "$WORK/data/train/*.root" --val-data "$WORK/data/val/*.root" --out "$WORK/runs/$name"
 done
 for name in full21 kinpid; do
-  jetscale export "$WORK/runs/$name" --out "src/jetscale/models/$name/model.onnx"
+  jetscale export "$WORK/runs/$name" --out "src/jetscale/shipped/$name/model.onnx"
 done
 python "$RECIPE/summarize.py" "$WORK/runs" > "$RECIPE/results.md"
 cat "$RECIPE/results.md"

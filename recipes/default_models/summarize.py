@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from jetscale.model import ModelConfig, count_parameters
+from jetscale.nn import ModelConfig, count_parameters
 from jetscale.schema import CLASS_NAMES
 
 runs = Path(sys.argv[1])

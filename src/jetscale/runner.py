@@ -19,7 +19,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from coffea import processor
+from jetscale._optional import require
+
+require("coffea", extra="coffea", purpose="jetscale.runner")
+
+from coffea import processor  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from jetscale.export import check_parity, export_run  # noqa: E402
 from jetscale.export.onnx_export import load_model  # noqa: E402
 from jetscale.features import FEATURE_SETS, build_features  # noqa: E402
 from jetscale.io import read_jets, write_jetclass  # noqa: E402
-from jetscale.model import ModelConfig  # noqa: E402
+from jetscale.nn import ModelConfig  # noqa: E402
 from jetscale.train import TrainConfig, train  # noqa: E402
 from jetscale.train.checkpoint import CheckpointError  # noqa: E402
 

@@ -19,7 +19,7 @@ import onnxruntime as ort
 from jetscale.features.reference import build_features_loop
 from jetscale.inference import FeatureMismatchError, OnnxTagger, SidecarError
 from jetscale.io import jets_from_branches, write_jetclass
-from jetscale.models import model_card, shipped_model
+from jetscale.shipped import model_card, shipped_model
 
 
 def as_matrix(scores: ak.Array, names: tuple[str, ...]) -> np.ndarray:

@@ -8,16 +8,16 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from jetscale.plotting import sculpting, tagger_plots
-from jetscale.plotting.roc import auc, roc_curve, working_points
-from jetscale.plotting.tagger_histograms import (
+from jetscale.histograms.tagger import (
     DISCRIMINANT_EDGES,
     SCULPTING_EDGES,
-    discriminants,
     fill_tagger_histograms,
     tagger_histograms,
 )
-from jetscale.plotting.tagger_plots import (
+from jetscale.metrics import auc, discriminants, roc_curve, working_points
+from jetscale.plotting import sculpting
+from jetscale.plotting import tagger as tagger_plots
+from jetscale.plotting.tagger import (
     plot_mass_sculpting,
     plot_mass_sculpting_by_dataset,
     plot_roc,
@@ -63,8 +63,8 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         )
         return [Path(out_dir) / f"{stem}.{x}" for x in ("png", "pdf")]
 
-    monkeypatch.setattr(tagger_plots, "_save", save)
-    monkeypatch.setattr(sculpting, "_save", save)
+    monkeypatch.setattr(tagger_plots, "save_figure", save)
+    monkeypatch.setattr(sculpting, "save_figure", save)
     return record
 
 

@@ -13,9 +13,9 @@ pytest.importorskip("coffea")
 pytest.importorskip("onnxruntime")
 from coffea.nanoevents import BaseSchema
 
+from jetscale.histograms.tagger import DISCRIMINANT_EDGES
 from jetscale.inference import OnnxTagger
 from jetscale.io import write_jetclass
-from jetscale.plotting.tagger_histograms import DISCRIMINANT_EDGES
 from jetscale.processors import JetClassTaggerProcessor
 from jetscale.runner import run_fileset
 from jetscale.schema import CLASS_NAMES

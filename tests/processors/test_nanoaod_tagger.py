@@ -13,9 +13,9 @@ pytest.importorskip("coffea")
 pytest.importorskip("onnxruntime")
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
+from jetscale.histograms.tagger import DISCRIMINANT_EDGES
 from jetscale.inference import FeatureMismatchError, OnnxTagger
 from jetscale.io.nanoaod import FatJetSelection, fatjets_from_nanoaod
-from jetscale.plotting.tagger_histograms import DISCRIMINANT_EDGES
 from jetscale.processors import NanoAODTaggerProcessor
 from jetscale.runner import run_fileset
 

@@ -64,10 +64,10 @@ def test_bad_tables_get_clear_errors(n: list, d: list, loss: list, message: str)
 def test_analytic_gradient_matches_finite_differences() -> None:
     from scipy.optimize import approx_fprime
 
-    from jetscale.scaling.parametric_fit import _objective
+    from jetscale.scaling.parametric_fit import huber_objective
 
     n, d, loss = table(noise=0.2)  # residuals beyond delta exercise the linear branch too
     args = (np.log(n), np.log(d), np.log(loss))
     theta = np.array([3.5, 5.0, -0.4, 0.3, 0.25])
-    numeric = approx_fprime(theta, lambda t: _objective(t, *args)[0], 1e-7)
-    np.testing.assert_allclose(_objective(theta, *args)[1], numeric, rtol=1e-4, atol=1e-8)
+    numeric = approx_fprime(theta, lambda t: huber_objective(t, *args)[0], 1e-7)
+    np.testing.assert_allclose(huber_objective(theta, *args)[1], numeric, rtol=1e-4, atol=1e-8)

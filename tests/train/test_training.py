@@ -19,11 +19,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from jetscale.io import JetFileError, write_jetclass  # noqa: E402
-from jetscale.model import ModelConfig  # noqa: E402
+from jetscale.metrics import one_vs_qcd_aucs, roc_auc  # noqa: E402
+from jetscale.nn import ModelConfig  # noqa: E402
 from jetscale.train import TrainConfig, train  # noqa: E402
 from jetscale.train.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from jetscale.train.loop import TrainingError  # noqa: E402
-from jetscale.train.metrics import one_vs_qcd_aucs, roc_auc  # noqa: E402
 from jetscale.train.schedule import get_lr  # noqa: E402
 
 MakeJets = Callable[..., ak.Array]

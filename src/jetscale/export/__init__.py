@@ -6,7 +6,11 @@ compares ONNX Runtime with torch. Needs the ``ml`` extra.
 
 from __future__ import annotations
 
-from jetscale.export.onnx_export import check_parity, export_run
-from jetscale.export.sidecar import preprocess_json
+from jetscale._optional import require
+
+require("torch", "onnx", "onnxruntime", extra="ml", purpose="jetscale.export")
+
+from jetscale.export.onnx_export import check_parity, export_run  # noqa: E402
+from jetscale.sidecar import preprocess_json  # noqa: E402
 
 __all__ = ["check_parity", "export_run", "preprocess_json"]

@@ -13,15 +13,19 @@ import awkward as ak
 import numpy as np
 import torch
 
-from jetscale.export.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, preprocess_json
 from jetscale.features import build_features
+from jetscale.io import read_jets
 from jetscale.io.atomic import atomic_path
-from jetscale.model import ModelConfig, build_model
+from jetscale.nn import ModelConfig, build_model
+from jetscale.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, preprocess_json
 from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
 
 OPSET = 17
 #: (batch, particles) shapes check_parity runs: one particle, typical, and beyond 128.
 PARITY_SHAPES = ((1, 1), (3, 7), (16, 64), (8, 128), (4, 150))
+#: The default jets of :func:`check_parity`: made by ``generate_class("QCD", 12, seed=5)``
+#: and ``generate_class("Tbqq", 12, seed=5)`` and written with ``write_parquet``.
+PARITY_JETS = Path(__file__).with_name("parity_jets.parquet")
 
 
 class SoftmaxTagger(torch.nn.Module):
@@ -111,7 +115,7 @@ def export_run(
 
 def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
     """What a reader of an analysis note needs to know about the shipped model."""
-    from jetscale.model import count_parameters
+    from jetscale.nn import count_parameters
     from jetscale.schema import CLASS_NAMES
 
     train_config = state.get("train_config", {})
@@ -165,9 +169,10 @@ def check_parity(
     jets: ak.Array | None = None,
     shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
 ) -> float:
-    """Maximum |torch - ONNX Runtime| over class probabilities, on generated jets.
+    """Maximum |torch - ONNX Runtime| over class probabilities.
 
-    ``jets`` defaults to a few Pythia jets (QCD and top) from :mod:`jetscale.generate`.
+    ``jets`` defaults to :data:`PARITY_JETS`, 24 Pythia jets (12 QCD, 12 t->bqq,
+    CMS card) stored with the package, so the check needs no generator.
     Each (batch, particles) shape builds features for that many slots, so shapes
     with more slots than constituents exercise padding.
     """
@@ -177,11 +182,7 @@ def check_parity(
     feature_set = state["model_config"]["feature_set"]
     wrapper = SoftmaxTagger(model).eval()
     if jets is None:
-        from jetscale.generate import generate_class
-
-        jets = ak.concatenate(
-            [generate_class("QCD", 12, seed=5), generate_class("Tbqq", 12, seed=5)]
-        )
+        jets = read_jets([PARITY_JETS])
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     worst = 0.0
     for batch, particles in shapes:

@@ -4,18 +4,24 @@
 >>> tagger = OnnxTagger("full21")            # or "path/to/model.onnx" (+ preprocess.json)
 >>> scores = tagger(jets)                    # doctest: +SKIP
 >>> scores.Hbb                               # doctest: +SKIP
+
+Needs the ``tag`` extra (onnxruntime, and coffea for its ``ml_tools`` wrapper base class).
 """
 
 from __future__ import annotations
 
-from jetscale.inference.model_inputs import (
+from jetscale._optional import require
+
+require("onnxruntime", "coffea", extra="tag", purpose="jetscale.inference")
+
+from jetscale.inference.tagger import FeatureMismatchError, OnnxTagger, resolve_model  # noqa: E402
+from jetscale.sidecar import (  # noqa: E402
     ModelInput,
     ModelInputs,
     SidecarError,
     parse_model_inputs,
     read_model_inputs,
 )
-from jetscale.inference.tagger import FeatureMismatchError, OnnxTagger, resolve_model
 
 __all__ = [
     "FeatureMismatchError",

@@ -25,14 +25,21 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
-from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
 
 from jetscale.features.builder import field_or_property, prepare_columns
-from jetscale.inference.model_inputs import ModelInputs, SidecarError, read_model_inputs
+from jetscale.inference.coffea_base import coffea_ml_helper
+from jetscale.sidecar import ModelInputs, SidecarError, read_model_inputs
+
+if TYPE_CHECKING:
+    from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
+else:  # the same classes, without coffea.ml_tools' torch import (see coffea_base)
+    _helper = coffea_ml_helper()
+    nonserializable_attribute = _helper.nonserializable_attribute
+    numpy_call_wrapper = _helper.numpy_call_wrapper
 
 #: Models up to this size are embedded in the (pickled) wrapper; larger ones are read by path.
 EMBED_LIMIT_BYTES = 32 * 1024 * 1024
@@ -47,7 +54,7 @@ class FeatureMismatchError(ValueError):
 
 def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, Path]:
     """``(model.onnx, preprocess.json)`` of a shipped model name, a model file or a model directory."""
-    from jetscale.models import SHIPPED, shipped_model
+    from jetscale.shipped import SHIPPED, shipped_model
 
     if isinstance(model, str) and model in SHIPPED:
         path = shipped_model(model)

@@ -1,36 +1,45 @@
-"""hist histograms of jets, features and tagger outputs, mplhep plots, ROC curves and ROOT output."""
+"""mplhep figures for analysis notes: per-class overlays, tagger scores, ROC curves,
+mass sculpting and scaling-law plots. Each figure is written as PNG and PDF.
+
+matplotlib and mplhep are imported when a figure module is first used (the names
+below load lazily), and nothing here selects a matplotlib backend: a notebook
+keeps its inline backend, while the ``jetscale`` command picks a non-interactive
+one for itself. Histograms come from :mod:`jetscale.histograms`.
+
+* :mod:`.style` -- experiment styles, figures, atomic saving, category selections;
+* :mod:`.per_class` -- unit-normalized overlays of every class;
+* :mod:`.tagger` -- scores, ROC curves with working points, everything of a tagging job;
+* :mod:`.sculpting` -- soft-drop mass after discriminant cuts;
+* :mod:`.scaling` -- the plots of ``jetscale fit``.
+"""
 
 from __future__ import annotations
 
-from jetscale.plotting.histograms import feature_histograms, jet_histograms, write_histograms_root
-from jetscale.plotting.outputs import write_outputs
-from jetscale.plotting.plots import plot_per_class
-from jetscale.plotting.roc import (
-    RocCurve,
-    WorkingPoint,
-    auc,
-    cut_efficiency,
-    roc_curve,
-    working_points,
-)
-from jetscale.plotting.tagger_histograms import fill_tagger_histograms, tagger_histograms
-from jetscale.plotting.tagger_plots import (
-    plot_mass_sculpting,
-    plot_mass_sculpting_by_dataset,
-    plot_roc,
-    plot_scores,
-    plot_scores_by_dataset,
-    plot_tagger,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from jetscale._optional import require
+
+# A lookup, not an import: importing this package stays cheap.
+require("matplotlib", "mplhep", extra="plot", purpose="jetscale.plotting")
+
+if TYPE_CHECKING:  # the lazy names, for type checkers
+    from jetscale.plotting.per_class import plot_per_class
+    from jetscale.plotting.sculpting import plot_mass_sculpting, plot_mass_sculpting_by_dataset
+    from jetscale.plotting.tagger import plot_roc, plot_scores, plot_scores_by_dataset, plot_tagger
+
+#: Public name -> the submodule that defines it.
+_LAZY = {
+    "plot_per_class": "per_class",
+    "plot_mass_sculpting": "sculpting",
+    "plot_mass_sculpting_by_dataset": "sculpting",
+    "plot_roc": "tagger",
+    "plot_scores": "tagger",
+    "plot_scores_by_dataset": "tagger",
+    "plot_tagger": "tagger",
+}
 
 __all__ = [
-    "RocCurve",
-    "WorkingPoint",
-    "auc",
-    "cut_efficiency",
-    "feature_histograms",
-    "fill_tagger_histograms",
-    "jet_histograms",
     "plot_mass_sculpting",
     "plot_mass_sculpting_by_dataset",
     "plot_per_class",
@@ -38,9 +47,16 @@ __all__ = [
     "plot_scores",
     "plot_scores_by_dataset",
     "plot_tagger",
-    "roc_curve",
-    "tagger_histograms",
-    "working_points",
-    "write_histograms_root",
-    "write_outputs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(module, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -13,32 +13,28 @@ from pathlib import Path
 from typing import Any, cast
 
 import hist
-import matplotlib as mpl
-
-mpl.use("Agg")  # batch jobs and dask workers have no display
 import numpy as np
 
-from jetscale.plotting._figures import (
+from jetscale.metrics import BACKGROUND, cut_efficiency, roc_curve
+from jetscale.metrics import working_points as find_working_points
+from jetscale.plotting.style import (
     Datasets,
     Histograms,
-    _check,
-    _figure,
-    _finish_distribution,
-    _names,
-    _percent,
-    _save,
-    _select,
-    _slug,
-    _step,
-    _style,
-    _symbol,
-    _title,
-    _total,
+    check_categories,
+    dataset_names,
+    dataset_title,
+    discriminant_symbol,
+    draw_step,
+    finish_distribution,
     log,
+    new_figure,
+    percent,
+    plot_style,
+    save_figure,
+    select,
+    slug,
+    total_weight,
 )
-from jetscale.plotting.roc import cut_efficiency, roc_curve
-from jetscale.plotting.roc import working_points as find_working_points
-from jetscale.plotting.tagger_histograms import BACKGROUND
 
 
 def _plot_sculpting(
@@ -65,30 +61,30 @@ def _plot_sculpting(
     edges = np.asarray(jets.axes["discriminant"].edges)
     summed: dict[int | str, Any] = {"sdmass": sum}
     _, coarse_efficiency = cut_efficiency(cast(hist.Hist, background_coarse[summed]), "background")
-    all_jets = _total(jets)
+    all_jets = total_weight(jets)
     drawn = 0
-    with _figure(style) as (fig, ax):
+    with new_figure(style) as (fig, ax):
         for index, wp in enumerate(wps):
             # A cut at the last edge keeps nothing: scores are clamped below 1.
             k = int(np.argmin(np.abs(edges[:-1] - wp.threshold)))
             sub = cast(hist.Hist, jets[{"discriminant": slice(k, None, sum)}])
-            kept = _total(sub)
+            kept = total_weight(sub)
             if k == 0:
                 applied = "no cut"
             else:
-                applied = f"{_symbol(signal)} $\\geq$ {edges[k]:.6g}"
+                applied = f"{discriminant_symbol(signal)} $\\geq$ {edges[k]:.6g}"
                 if not same_jets:
-                    applied += rf", $\varepsilon_B$ = {_percent(coarse_efficiency[k])}"
+                    applied += rf", $\varepsilon_B$ = {percent(coarse_efficiency[k])}"
             if kept <= 0:
                 log.info("sculpting plot %s: no jets pass %s", stem, applied)
                 continue
-            target = rf"$\varepsilon_B$ = {_percent(wp.target)}"
-            _step(ax, sub, f"{target}: {applied} ({_percent(kept / all_jets)} kept)", index)
+            target = rf"$\varepsilon_B$ = {percent(wp.target)}"
+            draw_step(ax, sub, f"{target}: {applied} ({percent(kept / all_jets)} kept)", index)
             drawn += 1
         if not drawn:
             return []
-        _finish_distribution(ax, jets.axes["sdmass"].label, title, False, "x-small")
-        return _save(fig, ax, out_dir, stem, style)
+        finish_distribution(ax, jets.axes["sdmass"].label, title, False, "x-small")
+        return save_figure(fig, ax, out_dir, stem, style)
 
 
 def plot_mass_sculpting(
@@ -111,31 +107,31 @@ def plot_mass_sculpting(
     ``sdmass_vs_discriminant`` axis (the legend says which). Writes
     ``sdmass_<signal>_<jet_class>``. Raises ValueError if either class has no jets.
     """
-    style = _style(experiment, label, com)
+    style = plot_style(experiment, label, com)
     fine, coarse = histograms["discriminant"], histograms["sdmass_vs_discriminant"]
-    _check(fine, "dataset", _names(dataset))
-    _check(fine, "signal", [signal])
-    _check(fine, "jet_class", [jet_class, background])
-    where = {"dataset": _names(dataset), "signal": signal}
-    background_fine = _select(fine, jet_class=background, **where)
-    jets = _select(coarse, jet_class=jet_class, **where)
+    check_categories(fine, "dataset", dataset_names(dataset))
+    check_categories(fine, "signal", [signal])
+    check_categories(fine, "jet_class", [jet_class, background])
+    where = {"dataset": dataset_names(dataset), "signal": signal}
+    background_fine = select(fine, jet_class=background, **where)
+    jets = select(coarse, jet_class=jet_class, **where)
     for name, h in ((background, background_fine), (jet_class, jets)):
-        if _total(h) <= 0:
+        if total_weight(h) <= 0:
             msg = (
-                f"no {name} jets in dataset {_title(dataset)!r} "
+                f"no {name} jets in dataset {dataset_title(dataset)!r} "
                 f"for the {signal} mass-sculpting plot"
             )
             raise ValueError(msg)
     return _plot_sculpting(
         jets,
         background_fine,
-        _select(coarse, jet_class=background, **where),
+        select(coarse, jet_class=background, **where),
         signal,
         background_efficiencies,
         same_jets=jet_class == background,
-        title=f"{_title(dataset)}\n{jet_class} jets, cuts on {_symbol(signal)} from {background} jets",
+        title=f"{dataset_title(dataset)}\n{jet_class} jets, cuts on {discriminant_symbol(signal)} from {background} jets",
         out_dir=out_dir,
-        stem=f"sdmass_{_slug(signal)}_{_slug(jet_class)}",
+        stem=f"sdmass_{slug(signal)}_{slug(jet_class)}",
         style=style,
     )
 
@@ -158,26 +154,26 @@ def plot_mass_sculpting_by_dataset(
     Either may be a list of datasets, summed with their weights. Writes
     ``sdmass_<signal>``. Raises ValueError if either has no jets.
     """
-    style = _style(experiment, label, com)
+    style = plot_style(experiment, label, com)
     fine, coarse = histograms["discriminant"], histograms["sdmass_vs_discriminant"]
-    jets_in, background_in = _names(dataset), _names(background_dataset)
-    _check(fine, "dataset", jets_in + background_in)
-    _check(fine, "signal", [signal])
-    background_fine = _select(fine, dataset=background_in, jet_class=sum, signal=signal)
-    jets = _select(coarse, dataset=jets_in, jet_class=sum, signal=signal)
+    jets_in, background_in = dataset_names(dataset), dataset_names(background_dataset)
+    check_categories(fine, "dataset", jets_in + background_in)
+    check_categories(fine, "signal", [signal])
+    background_fine = select(fine, dataset=background_in, jet_class=sum, signal=signal)
+    jets = select(coarse, dataset=jets_in, jet_class=sum, signal=signal)
     for name, h in ((background_dataset, background_fine), (dataset, jets)):
-        if _total(h) <= 0:
-            msg = f"no jets in dataset {_title(name)!r} for the {signal} mass-sculpting plot"
+        if total_weight(h) <= 0:
+            msg = f"no jets in dataset {dataset_title(name)!r} for the {signal} mass-sculpting plot"
             raise ValueError(msg)
     return _plot_sculpting(
         jets,
         background_fine,
-        _select(coarse, dataset=background_in, jet_class=sum, signal=signal),
+        select(coarse, dataset=background_in, jet_class=sum, signal=signal),
         signal,
         background_efficiencies,
         same_jets=sorted(jets_in) == sorted(background_in),
-        title=f"{_title(dataset)}\ncuts on {_symbol(signal)} from {_title(background_dataset)}",
+        title=f"{dataset_title(dataset)}\ncuts on {discriminant_symbol(signal)} from {dataset_title(background_dataset)}",
         out_dir=out_dir,
-        stem=f"sdmass_{_slug(signal)}",
+        stem=f"sdmass_{slug(signal)}",
         style=style,
     )

@@ -74,7 +74,7 @@ class ParametricFit:
     n_bootstrap: int
 
 
-def _objective(
+def huber_objective(
     theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray, log_l: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """Summed Huber loss and its gradient in (a, b, e, alpha, beta)."""
@@ -102,7 +102,11 @@ def _best_fit(
     best_theta, best_value = None, np.inf
     for start in starts:
         result = minimize(
-            _objective, np.array(start), args=(log_n, log_d, log_l), jac=True, method="L-BFGS-B"
+            huber_objective,
+            np.array(start),
+            args=(log_n, log_d, log_l),
+            jac=True,
+            method="L-BFGS-B",
         )
         if np.isfinite(result.fun) and result.fun < best_value:
             best_theta, best_value = result.x, float(result.fun)

@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jetscale.model.config import ModelConfig
-from jetscale.model.counting import count_parameters
+from jetscale.nn.config import ModelConfig
+from jetscale.nn.counting import count_parameters
 from jetscale.train.config import TrainConfig
 
 MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(ModelConfig))

@@ -6,7 +6,11 @@ Needs the ``ml`` extra (torch).
 
 from __future__ import annotations
 
-from jetscale.train.config import TrainConfig
-from jetscale.train.loop import train
+from jetscale._optional import require
+
+require("torch", extra="ml", purpose="jetscale.train")
+
+from jetscale.train.config import TrainConfig  # noqa: E402
+from jetscale.train.loop import train  # noqa: E402
 
 __all__ = ["TrainConfig", "train"]

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from jetscale.model.config import ModelConfig
+from jetscale.nn.config import ModelConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from jetscale.io.atomic import atomic_path
-from jetscale.model import build_model, count_parameters, forward_flops
+from jetscale.metrics import one_vs_qcd_aucs
+from jetscale.nn import build_model, count_parameters, forward_flops
 from jetscale.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -33,7 +34,6 @@ from jetscale.train.checkpoint import (
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import Batch, split_sources
 from jetscale.train.distributed import Distributed
-from jetscale.train.metrics import one_vs_qcd_aucs
 from jetscale.train.schedule import get_lr
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,23 @@
+"""The subcommands of ``jetscale``, one module each.
+
+Every module has a one-line ``HELP``, ``add_arguments(parser)`` declaring its
+options, and ``run(args) -> int`` that calls the library (or a job in
+:mod:`jetscale.jobs`) and formats the result for the terminal. Modules import
+their heavy dependencies inside ``run``, so ``jetscale --help`` stays fast and a
+command works with only the extras it needs.
+"""
+
+from __future__ import annotations
+
+#: Subcommand name -> module name, in the order ``jetscale --help`` lists them.
+COMMANDS: dict[str, str] = {
+    "run": "run",
+    "generate": "generate",
+    "features": "features",
+    "train": "train",
+    "export": "export",
+    "tag": "tag",
+    "scan": "scan",
+    "fit": "fit",
+    "cards": "cards",
+}

@@ -1,0 +1,45 @@
+"""``jetscale export``: a training run to ONNX, with preprocess.json and a model card."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "export a training run to ONNX with preprocess.json and a model card"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, help="run directory of `jetscale train`")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="ONNX file to write (sidecars go beside it)"
+    )
+    parser.add_argument("--checkpoint", default="best.pt", help="best.pt (default) or last.pt")
+    parser.add_argument(
+        "--parity-data",
+        nargs="+",
+        help="jets (JetClass/parquet files) for the torch vs ONNX Runtime check "
+        "(default: 24 Pythia jets stored with jetscale)",
+    )
+    parser.add_argument(
+        "--no-parity", action="store_true", help="skip the torch vs ONNX Runtime check"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from jetscale.export import check_parity, export_run
+
+    written = export_run(args.run_dir, args.out, args.checkpoint)
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    if not args.no_parity:
+        jets = None
+        where = "the stored parity jets"
+        if args.parity_data:
+            from jetscale.io import expand_paths, read_jets
+
+            paths = expand_paths(args.parity_data)
+            jets = read_jets(paths)
+            where = f"{len(jets)} jets of {len(paths)} file(s)"
+        difference = check_parity(args.run_dir, args.out, jets=jets)
+        print(f"max |torch - onnxruntime| on {where}: {difference:.2e}")
+    return 0

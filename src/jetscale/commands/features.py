@@ -1,0 +1,40 @@
+"""``jetscale features``: feature arrays (.npz) of JetClass or parquet files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from jetscale.features.registry import FEATURE_SETS
+
+HELP = "write feature arrays (.npz) for JetClass/parquet files"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="files, globs, directories or .txt file lists")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument(
+        "--feature-set",
+        choices=list(FEATURE_SETS),
+        default="full21",
+        help="features to build (default: full21)",
+    )
+    parser.add_argument(
+        "--max-particles", type=int, default=128, help="constituent slots per jet (default: 128)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from jetscale.features.files import write_feature_file
+    from jetscale.io import QualityReport, expand_paths
+
+    report = QualityReport()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in expand_paths(args.files):
+        target = args.out / f"{path.stem}_{args.feature_set}.npz"
+        written, n_jets = write_feature_file(
+            path, target, args.feature_set, args.max_particles, report
+        )
+        print(f"{written}: {n_jets} jets")
+    print(report.summary())
+    return 0

@@ -1,0 +1,97 @@
+"""``jetscale fit``: scaling-law fits of a results table (see :mod:`jetscale.jobs.fit`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "fit scaling laws to a results table (CSV or parquet with N, D, loss); JSON and plots"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("table", type=Path, help="results table (results.csv of `jetscale scan`)")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument(
+        "--bootstrap", type=int, default=100, help="bootstrap resamples (default: 100)"
+    )
+    parser.add_argument(
+        "--loss-column", default="loss", help="which loss to fit (loss = final, best_loss = best)"
+    )
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="main group of runs, e.g. --group feature_set=kin (default: the largest group)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots")
+    parser.add_argument(
+        "--experiment", default="CMS", help="mplhep style (CMS, ATLAS, LHCb, ALICE)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from jetscale.jobs.fit import run_fit
+
+    group = {}
+    for item in args.group:
+        column, sep, value = item.partition("=")
+        if not sep:
+            print(f"jetscale fit: error: --group {item!r} is not COLUMN=VALUE", file=sys.stderr)
+            return 2
+        group[column] = value
+    result = run_fit(
+        args.table,
+        args.out,
+        n_bootstrap=args.bootstrap,
+        loss_column=args.loss_column,
+        group=group or None,
+        plots=not args.no_plots,
+        experiment=args.experiment,
+    )
+    print_result(result)
+    print((args.out / "comparison.md").read_text(), end="")
+    print(
+        f"wrote {args.out / 'fit.json'}"
+        + (f" and {len(result.get('plots', []))} plot files" if not args.no_plots else "")
+    )
+    return 0
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """The fitted laws, frontier and repetition, one line each, with their intervals."""
+    print(
+        f"main group {result['group'] or '(all runs)'}: {result['single_epoch_runs']} single-epoch runs"
+    )
+    fit = result["parametric"]
+    print("L(N, D) = E + A / N^alpha + B / D^beta (90% bootstrap intervals):")
+    for name, value in fit["params"].items():
+        low, high = fit["intervals"][name]
+        print(f"  {name:>6} = {value:.4g}  [{low:.4g}, {high:.4g}]")
+    print(f"  rms log residual {fit['rms_log_residual']:.4f} on {fit['n_points']} runs")
+    frontier = result["frontier_from_parametric_fit"]
+    print(f"compute-optimal frontier ({frontier['convention']}):")
+    print(
+        f"  parametric fit: N_opt ~ C^{frontier['N_opt_exponent']:.3f}, D_opt ~ C^{frontier['D_opt_exponent']:.3f}"
+    )
+    for label, key in (
+        ("envelope (approach 1)", "approach_1_envelope"),
+        ("IsoFLOP (approach 2)", "approach_2_isoflop"),
+    ):
+        law = result[key]["N_opt"]
+        if law is None:
+            why = result[key].get("note") or "; ".join(result[key].get("skipped", []))
+            print(f"  {label}: no power law ({why})")
+        else:
+            low, high = law["exponent_interval"]
+            print(f"  {label}: N_opt ~ C^{law['exponent']:.3f} [{low:.3f}, {high:.3f}]")
+    repetition = result["repetition"]
+    if "R_star" in repetition:
+        low, high = repetition["R_star_interval"]
+        print(
+            f"repetition: R* = {repetition['R_star']:.3g} [{low:.3g}, {high:.3g}], largest gain 1 + R* = {repetition['max_gain']:.3g}"
+        )
+    else:
+        print(f"repetition: {repetition['skipped']}")

@@ -1,0 +1,78 @@
+"""``jetscale tag``: tag JetClass or NanoAOD files inside coffea (see :mod:`jetscale.jobs.tag`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "tag JetClass or NanoAOD files in coffea: .coffea accumulator, ROOT histograms, plots"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="files, globs, directories or .txt file lists")
+    parser.add_argument(
+        "--format", dest="fmt", choices=["jetclass", "nanoaod"], help="default: detect per file"
+    )
+    parser.add_argument(
+        "--model",
+        help="shipped model (full21, kinpid) or model.onnx path with preprocess.json beside it; "
+        "default: the shipped model matching the files' features",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["iterative", "futures", "dask"],
+        default="iterative",
+        help="coffea executor (default: iterative)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="futures/dask worker processes (default: 2)"
+    )
+    parser.add_argument(
+        "--scheduler", help="dask scheduler address (tcp://host:8786); default: a LocalCluster"
+    )
+    parser.add_argument(
+        "--chunksize", type=int, default=20_000, help="events (or jets) per chunk (default: 20000)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("jetscale-tag"), help="output directory")
+    parser.add_argument("--experiment", default="CMS", help="mplhep style and label")
+    parser.add_argument("--label", default="Preliminary", help="text after the experiment label")
+    parser.add_argument("--min-pt", type=float, default=200.0, help="NanoAOD fat-jet pT cut [GeV]")
+    parser.add_argument("--max-abs-eta", type=float, default=2.4, help="NanoAOD fat-jet |eta| cut")
+    parser.add_argument(
+        "--jet-id", choices=["tight", "loose", "none"], default="tight", help="NanoAOD fat-jet ID"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jetscale.jobs.tag import TagConfig, run_tag_job
+
+    config = TagConfig(
+        files=args.files,
+        out=args.out,
+        fmt=args.fmt,
+        model=args.model,
+        executor=args.executor,
+        workers=args.workers,
+        chunksize=args.chunksize,
+        scheduler=args.scheduler,
+        experiment=args.experiment,
+        label=args.label,
+        min_pt=args.min_pt,
+        max_abs_eta=args.max_abs_eta,
+        jet_id=args.jet_id,
+        status=not args.no_progress,
+    )
+    result = run_tag_job(config)
+    accumulator = result["accumulator"]
+    print(f"format: {result['format']}, model: {result['model']}")
+    print(f"jets tagged per dataset: {json.dumps(accumulator.get('jets', {}))}")
+    skipped = accumulator.get("skipped_files", {})
+    print(f"skipped files: {len(skipped)}")
+    for path, reason in skipped.items():
+        print(f"  {path}: {reason}")
+    for key, value in result["outputs"].items():
+        shown = f"{len(value)} files" if isinstance(value, list) else str(value)
+        print(f"{key}: {shown}")
+    return 0

@@ -1,0 +1,110 @@
+"""``jetscale train``: train the set-Transformer tagger; resumes a run directory with a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from jetscale.features.registry import FEATURE_SETS
+
+HELP = "train the set-Transformer tagger (resumes RUN_DIR if it has a checkpoint)"
+
+#: Command-line option -> ModelConfig field.
+MODEL_OPTIONS = {
+    "feature_set": "feature_set",
+    "max_particles": "max_particles",
+    "d_model": "d_model",
+    "layers": "n_layers",
+    "heads": "n_heads",
+    "class_layers": "n_class_layers",
+    "ff_ratio": "ff_ratio",
+    "dropout": "dropout",
+}
+#: Command-line options that are TrainConfig fields of the same name.
+TRAIN_OPTIONS = (
+    "epochs",
+    "max_jets",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "warmup_steps",
+    "eval_every",
+    "seed",
+    "device",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", nargs="+", help="training files (paths, globs, directories, .txt lists)"
+    )
+    parser.add_argument("--out", help="run directory (checkpoints, config.json, metrics.jsonl)")
+    parser.add_argument(
+        "--config", type=Path, help="TOML or JSON config file; command-line options override it"
+    )
+    parser.add_argument(
+        "--val-data", nargs="+", help="validation files (default: hold out every 10th jet)"
+    )
+    model = parser.add_argument_group("model (defaults: jetscale.nn.ModelConfig)")
+    model.add_argument("--feature-set", choices=list(FEATURE_SETS), help="input features")
+    model.add_argument("--max-particles", type=int, help="constituent slots per jet")
+    model.add_argument("--d-model", type=int, help="embedding width")
+    model.add_argument("--layers", type=int, help="particle self-attention blocks")
+    model.add_argument("--heads", type=int, help="attention heads")
+    model.add_argument("--class-layers", type=int, help="class-attention blocks")
+    model.add_argument("--ff-ratio", type=int, help="feed-forward width / d_model")
+    model.add_argument("--dropout", type=float, help="dropout probability")
+    train = parser.add_argument_group("training (defaults: jetscale.train.TrainConfig)")
+    train.add_argument("--epochs", type=int, help="passes over the training jets")
+    train.add_argument(
+        "--max-jets", type=int, help="U: train on exactly the first U jets, repeated each epoch"
+    )
+    train.add_argument("--batch-size", type=int, help="jets per optimizer step")
+    train.add_argument("--lr", type=float, help="peak learning rate (AdamW)")
+    train.add_argument("--weight-decay", type=float, help="AdamW weight decay")
+    train.add_argument("--warmup-steps", type=int, help="linear warm-up steps before cosine decay")
+    train.add_argument("--eval-every", type=int, help="steps between validation passes")
+    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--device", help="torch device (cpu, cuda, cuda:1, ...)")
+    parser.add_argument(
+        "--no-resume", action="store_true", help="refuse to continue an existing run"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from jetscale.train import TrainConfig, train
+    from jetscale.train.checkpoint import LAST_NAME
+
+    overrides: dict[str, object] = {
+        k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None
+    }
+    overrides["model"] = {
+        v: getattr(args, k) for k, v in MODEL_OPTIONS.items() if getattr(args, k) is not None
+    }
+    if args.data:
+        overrides["data"] = args.data
+    if args.val_data:
+        overrides["val_data"] = args.val_data
+    if args.out:
+        overrides["out"] = args.out
+    if args.config:
+        config = TrainConfig.from_file(args.config, **overrides)
+    else:
+        if "data" not in overrides or "out" not in overrides:
+            print(
+                "jetscale train: error: --data and --out are required without --config",
+                file=sys.stderr,
+            )
+            return 2
+        config = TrainConfig.from_dict(overrides)
+    if args.no_resume and (Path(config.out) / LAST_NAME).exists():
+        print(
+            f"jetscale train: error: {config.out} already has a checkpoint (drop --no-resume to continue it)",
+            file=sys.stderr,
+        )
+        return 2
+    line = train(config)
+    print(json.dumps(line, indent=2))
+    return 0

@@ -1,0 +1,307 @@
+"""``jetscale scan``: every point of a sweep as an independent task on ``dask.distributed``.
+
+Each point is one run of the training module in ``OUT/runs/<name>``. A point
+is finished when its ``result.json`` exists (written atomically after
+training); a restarted sweep skips finished points and resumes unfinished ones
+from their last checkpoint. A point whose task fails, or whose worker dies, is
+listed in ``OUT/failed.json`` and loses nothing else: the other points go on,
+and the next ``jetscale scan`` runs it again. The scheduler is told not to
+retry a task whose worker died (``allowed-failures = 0`` on the local
+cluster), so a point that kills workers (out of memory, say) cannot take down
+the rest of the sweep (on a scheduler you start yourself, ``--scheduler``, set
+``distributed.scheduler.allowed-failures: 0`` for the same behaviour; its
+default retries such a point up to three times on other workers). The driver
+hands out at most one point per worker thread at a time, so nothing is queued
+on a worker when it dies.
+
+Outputs: ``results.csv`` and ``results.parquet`` (one row per finished point,
+rewritten atomically after every point), ``plan.json`` (every point and what
+was left out) and ``failed.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jetscale._optional import require
+from jetscale.io.atomic import atomic_path
+from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
+from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
+
+log = logging.getLogger(__name__)
+
+RESULT_NAME = "result.json"
+RUNNING_NAME = "running.json"
+#: Columns of the results table, in order. C is the 6 N D n_bar convention the fits use.
+COLUMNS = (
+    "point",
+    "study",
+    "N",
+    "N_total",
+    "d_model",
+    "n_layers",
+    "architecture",
+    "feature_set",
+    "max_particles",
+    "U",
+    "epochs",
+    "D",
+    "tokens_per_jet",
+    "C",
+    "C_exact",
+    "isoflop_budget",
+    "loss",
+    "best_loss",
+    "val_accuracy",
+    "wall_time_s",
+    "run_dir",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanSummary:
+    points: int
+    already_done: int
+    ran: int
+    failed: dict[str, str]  # run name -> reason
+    skipped: list[str]  # points the plan left out, with the reason
+    table_csv: Path
+    table_parquet: Path
+    wall_time_s: float
+
+
+def run_point(
+    point: SweepPoint, train: Sequence[str], val: Sequence[str], run_dir: str, threads: int
+) -> dict[str, Any]:
+    """Train one point (resuming if it was interrupted) and write its ``result.json``.
+
+    Runs on a dask worker; imports torch there, so the driver stays light.
+    """
+    import torch
+
+    from jetscale.nn import count_parameters
+    from jetscale.train import train as train_run
+
+    torch.set_num_threads(threads)
+    out = Path(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(
+        out / RUNNING_NAME
+    ) as tmp:  # who runs it: lets a user (or test) find the process
+        tmp.write_text(
+            json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()})
+        )
+    config = point.train_config(train, val, str(out))
+    final = train_run(config, resume=True)
+    counts = count_parameters(config.model)
+    jets_seen = int(final["jets_seen"])
+    row = {
+        "point": point.point_id,
+        "study": point.study,
+        "N": counts.non_embedding,
+        "N_total": counts.total,
+        "d_model": config.model.d_model,
+        "n_layers": config.model.n_layers,
+        "architecture": config.model.architecture,
+        "feature_set": config.model.feature_set,
+        "max_particles": config.model.max_particles,
+        "U": jets_seen // config.epochs,
+        "epochs": config.epochs,
+        "D": jets_seen,
+        "tokens_per_jet": final["flops_6nd"] / (6.0 * counts.non_embedding * jets_seen),
+        "C": final["flops_6nd"],
+        "C_exact": final["flops"],
+        "isoflop_budget": point.isoflop_budget
+        if point.isoflop_budget is not None
+        else float("nan"),
+        "loss": final["val_loss"],
+        "best_loss": final["best_val_loss"],
+        "val_accuracy": final["val_accuracy"],
+        "wall_time_s": final["wall_time_s"],
+        "run_dir": str(out),
+    }
+    with atomic_path(out / RESULT_NAME) as tmp:
+        tmp.write_text(json.dumps(row, indent=2))
+    (out / RUNNING_NAME).unlink(missing_ok=True)
+    return row
+
+
+def scan(
+    config: SweepConfig,
+    out: str | os.PathLike[str],
+    workers: int | None = None,
+    threads_per_worker: int = 1,
+    scheduler: str | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> ScanSummary:
+    """Run every unfinished point of ``config``; write the results table after each point."""
+    # Before any data is generated: a sweep without dask would fail only minutes later.
+    require("dask", "distributed", extra="dask", purpose="jetscale scan")
+    require("torch", extra="ml", purpose="jetscale scan (training)")
+    started = time.perf_counter()
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = workers or max(os.cpu_count() or 1, 1)
+    train, val = prepare_data(config.data, out_dir, workers)
+    _check_same_data(out_dir, train, val)
+    n_bar = tokens_per_jet(train) if config.needs_tokens_per_jet() else None
+    points, skipped = config.points(n_bar, count_jets(train))
+    run_dirs = {p.point_id: out_dir / "runs" / p.name for p in points}
+    _write_json(
+        out_dir / "plan.json",
+        {
+            "sweep": config.name,
+            "source": config.source,
+            "train": list(train),
+            "val": list(val),
+            "points": [
+                {"run_dir": str(run_dirs[p.point_id]), "study": p.study, **p.settings}
+                for p in points
+            ],
+            "skipped": skipped,
+        },
+    )
+    rows = {p.point_id: _finished(run_dirs[p.point_id]) for p in points}
+    todo = [p for p in points if rows[p.point_id] is None]
+    already = len(points) - len(todo)
+    log.info("%d points: %d finished before, %d to run", len(points), already, len(todo))
+    failed: dict[str, str] = {}
+    csv_path, parquet_path = out_dir / "results.csv", out_dir / "results.parquet"
+    _write_table(rows, csv_path, parquet_path)
+    if todo:
+        from dask.distributed import as_completed
+
+        with _client(scheduler, workers, threads_per_worker) as client:
+            # At most one point per worker thread is handed out at a time, so a worker that
+            # dies takes only its running point with it (nothing queued on it).
+            waiting = list(todo)
+            running = as_completed()
+            in_flight: dict[Any, SweepPoint] = {}
+
+            def submit_more() -> None:
+                slots = max(sum(client.nthreads().values()), 1)
+                while waiting and len(in_flight) < slots:
+                    point = waiting.pop(0)
+                    args = (point, train, val, str(run_dirs[point.point_id]), threads_per_worker)
+                    future = client.submit(
+                        run_point, *args, key=f"jetscale-point-{point.name}", pure=False
+                    )
+                    in_flight[future] = point
+                    running.add(future)
+
+            submit_more()
+            for future in running:
+                point = in_flight.pop(future)
+                try:
+                    row = future.result()
+                except Exception as err:  # one point's failure must not stop the sweep
+                    failed[point.name] = f"{type(err).__name__}: {err}"
+                    log.warning("point %s failed: %s", point.name, failed[point.name])
+                else:
+                    rows[point.point_id] = row
+                    _write_table(rows, csv_path, parquet_path)
+                    if on_result is not None:
+                        on_result(row)
+                submit_more()
+    _write_json(out_dir / "failed.json", failed)
+    return ScanSummary(
+        points=len(points),
+        already_done=already,
+        ran=len(todo) - len(failed),
+        failed=failed,
+        skipped=skipped,
+        table_csv=csv_path,
+        table_parquet=parquet_path,
+        wall_time_s=time.perf_counter() - started,
+    )
+
+
+def _check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) -> None:
+    """Refuse to mix runs on different data in one sweep directory (finished points would be reused)."""
+    files = [Path(p) for p in (*train, *val)]
+    identity = {
+        "files": [str(p.resolve()) for p in files],
+        "bytes": [p.stat().st_size for p in files],
+    }
+    path = out_dir / "data_identity.json"
+    if path.exists() and (out_dir / "runs").exists():
+        before = json.loads(path.read_text())
+        if before != identity:
+            msg = (
+                f"{out_dir}: its runs were trained on other data ({before['files']}); "
+                "finished points would be reused. Use a new --out for new data"
+            )
+            raise SweepConfigError(msg)
+    _write_json(path, identity)
+
+
+def _finished(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / RESULT_NAME
+    if not path.exists():
+        return None
+    row: dict[str, Any] = json.loads(path.read_text())
+    row["run_dir"] = str(run_dir)  # the sweep directory may have moved
+    return row
+
+
+class _client:
+    """A dask client on ``scheduler``, or on a local cluster of ``workers`` processes."""
+
+    def __init__(self, scheduler: str | None, workers: int, threads: int) -> None:
+        self.scheduler, self.workers, self.threads = scheduler, workers, threads
+        self.cluster: Any = None
+
+    def __enter__(self) -> Any:
+        import dask
+        from dask.distributed import Client, LocalCluster
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines drown ours
+        if self.scheduler:
+            self.client = Client(self.scheduler)
+            return self.client
+        # No retries of a task whose worker died: that point fails alone, and is re-run next scan.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            self.cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=self.threads,
+                processes=True,
+                dashboard_address=None,
+            )
+        self.client = Client(self.cluster)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+
+
+def _write_table(
+    rows: dict[str, dict[str, Any] | None], csv_path: Path, parquet_path: Path
+) -> None:
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    done = [r for r in rows.values() if r is not None]
+    with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(done)
+    columns = {name: [r.get(name) for r in done] for name in COLUMNS}
+    with atomic_path(parquet_path) as tmp:
+        pq.write_table(pa.table(columns), tmp)

@@ -1,0 +1,193 @@
+"""The job behind ``jetscale tag``: tag files in coffea, write the accumulator, ROOT and plots.
+
+It picks the input format from the files (JetClass ``tree`` or NanoAOD
+``Events``), the default model from what the files provide (``full21`` where
+track impact parameters exist, ``kinpid`` for NanoAOD v15 PF candidates),
+refuses a model the files cannot feed before anything runs, and hands the
+processor to :func:`jetscale.runner.run_fileset`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jetscale.histograms.writers import (
+    coffea_save,
+    collect_histograms,
+    find_tagger_histograms,
+    write_histograms_root,
+    write_summary,
+)
+from jetscale.io import expand_paths
+from jetscale.io.atomic import atomic_path
+from jetscale.io.errors import JetFileError
+from jetscale.plotting.tagger import plot_tagger
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("jetclass", "nanoaod")
+
+
+@dataclasses.dataclass
+class TagConfig:
+    """Options of a tagging run (the CLI's flags)."""
+
+    files: list[str]
+    out: Path = Path("jetscale-tag")
+    fmt: str | None = None  # "jetclass" | "nanoaod"; None: detect from the first file
+    model: str | None = None  # shipped name or model.onnx path; None: the shipped one that fits
+    executor: str = "iterative"
+    workers: int = 2
+    chunksize: int = 20_000
+    scheduler: str | None = None
+    experiment: str = "CMS"
+    label: str = "Preliminary"  # mplhep adds "Simulation" for simulated samples
+    min_pt: float = 200.0
+    max_abs_eta: float = 2.4
+    jet_id: str = "tight"
+    status: bool = True
+    datasets: dict[str, list[str]] | None = None  # None: one dataset per file stem
+
+
+def detect_format(path: str | os.PathLike[str]) -> str | None:
+    """``"jetclass"``, ``"pfnano"`` or ``"nanoaod_v15"`` from one open of ``path``; None if unreadable.
+
+    Unreadable files are not an error here: the runner skips and reports them.
+    A NanoAOD file without fat-jet PF candidates, or a file with neither tree,
+    raises :class:`~jetscale.io.errors.JetFileError` before anything runs.
+    """
+    import uproot
+
+    from jetscale.io.nanoaod import nanoaod_format_of_branches
+
+    try:
+        with uproot.open(path) as file:
+            if "tree" in file and "part_px" in file["tree"]:
+                return "jetclass"
+            if "Events" in file:
+                branches = file["Events"].keys()
+            else:
+                keys = ", ".join(file.keys()[:8])
+                branches = None
+    except Exception:  # any unreadable file: skipped and reported by the runner
+        return None
+    if branches is None:
+        raise JetFileError(
+            path, f"neither a JetClass 'tree' nor a NanoAOD 'Events' tree (keys: {keys})"
+        )
+    return nanoaod_format_of_branches(branches, str(path))
+
+
+def run_tag_job(config: TagConfig) -> dict[str, Any]:
+    """Tag ``config.files``; write ``tagger.coffea``, ``histograms.root``, ``plots/``, ``summary.json``."""
+    from jetscale.runner import fileset_from_paths, run_fileset
+
+    paths = [str(p) for p in expand_paths(config.files)]
+    fileset = config.datasets or fileset_from_paths(paths)
+    # One process tags everything with the iterative executor: give ONNX Runtime
+    # every core. Futures and dask run one single-threaded worker per core.
+    threads = (os.cpu_count() or 1) if config.executor == "iterative" else 1
+    fmt, processor, schema, treename, model = _processor(config, paths, threads)
+    out = run_fileset(
+        fileset,
+        processor,
+        treename=treename,
+        schema=schema,
+        executor=config.executor,
+        workers=config.workers,
+        chunksize=config.chunksize,
+        scheduler=config.scheduler,
+        status=config.status,
+    )
+    out["job"] = {"format": fmt, "model": model, "executor": config.executor, "files": paths}
+    written = write_outputs(out, config.out, experiment=config.experiment, label=config.label)
+    return {"format": fmt, "model": model, "outputs": written, "accumulator": out}
+
+
+def _processor(config: TagConfig, paths: list[str], threads: int) -> tuple[str, Any, Any, str, str]:
+    from coffea.nanoevents import BaseSchema, NanoAODSchema
+
+    if not paths:
+        msg = "no input files"
+        raise ValueError(msg)
+    # One open per file gives both the format and, for NanoAOD, its flavour.
+    detected = {f for f in (detect_format(p) for p in paths) if f}
+    if not detected:
+        msg = f"none of the {len(paths)} input files can be opened: {', '.join(paths)}"
+        raise ValueError(msg)
+    families = {"jetclass" if f == "jetclass" else "nanoaod" for f in detected}
+    if config.fmt is not None and config.fmt not in FORMATS:
+        msg = f"unknown format {config.fmt!r}; choose one of {', '.join(FORMATS)}"
+        raise ValueError(msg)
+    if len(families) != 1 or (config.fmt is not None and families != {config.fmt}):
+        msg = f"input formats {sorted(detected)} (asked for {config.fmt or 'any one'}): tag JetClass and NanoAOD files in separate runs"
+        raise ValueError(msg)
+    if families == {"jetclass"}:
+        from jetscale.processors import JetClassTaggerProcessor
+
+        model = config.model or "full21"
+        return (
+            "jetclass",
+            JetClassTaggerProcessor(model, threads=threads),
+            BaseSchema,
+            "tree",
+            str(model),
+        )
+
+    from jetscale.io.nanoaod import FatJetSelection
+    from jetscale.processors import NanoAODTaggerProcessor
+
+    if len(detected) != 1:
+        msg = f"mixed NanoAOD flavours {sorted(detected)} ({', '.join(paths)}): tag them in separate runs"
+        raise ValueError(msg)
+    (flavour,) = detected
+    model = config.model or ("full21" if flavour == "pfnano" else "kinpid")
+    selection = FatJetSelection(
+        min_pt=config.min_pt, max_abs_eta=config.max_abs_eta, jet_id=config.jet_id
+    )
+    processor = NanoAODTaggerProcessor(model, fmt=flavour, selection=selection, threads=threads)
+    return f"nanoaod ({flavour})", processor, NanoAODSchema, "Events", str(model)
+
+
+def write_outputs(
+    accumulator: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+    experiment: str = "CMS",
+    label: str = "Preliminary",
+    *,
+    com: float = 13,
+    background_dataset: str | None = None,
+) -> dict[str, Path | list[Path]]:
+    """Write a tagging job's accumulator in every form an analysis uses.
+
+    In ``out_dir``: ``tagger.coffea`` (the whole accumulator, ``coffea.util.save``),
+    ``histograms.root`` (every ``hist.Hist``, nested mappings as ``outer/inner``,
+    see :func:`~jetscale.histograms.writers.write_histograms_root`), ``summary.json``
+    (every other entry: counts, skipped files) and ``plots/``
+    (:func:`~jetscale.plotting.tagger.plot_tagger`). Returns those paths under the keys
+    ``coffea``, ``root``, ``summary`` and ``plots`` (a list). Every file is written
+    atomically; the ``.coffea`` file first, so the accumulator survives a failure further on.
+    """
+    save = coffea_save()  # before writing anything, so a missing coffea leaves no partial output
+    out = Path(out_dir)
+    coffea_file = out / "tagger.coffea"
+    with atomic_path(coffea_file) as tmp:
+        save(accumulator, str(tmp))
+    root_file = write_histograms_root(
+        out / "histograms.root", dict(collect_histograms(accumulator))
+    )
+    summary_file = write_summary(accumulator, out / "summary.json")
+    plots = plot_tagger(
+        find_tagger_histograms(accumulator),
+        out / "plots",
+        experiment,
+        label,
+        com=com,
+        background_dataset=background_dataset,
+    )
+    return {"coffea": coffea_file, "root": root_file, "summary": summary_file, "plots": plots}

@@ -1,0 +1,236 @@
+"""The ``preprocess.json`` sidecar of an ONNX tagger: written and read here, both flavours.
+
+A sidecar says what each ONNX input holds, in weaver-core's layout:
+``input_names``, ``output_names`` and, per input, ``var_names`` (column order),
+``var_length`` (particle slots) and ``var_infos`` with ``median``,
+``norm_factor``, ``lower_bound``, ``upper_bound``, ``pad`` and
+``replace_inf_value``, meaning x' = clip((x - median) * norm_factor, lower, upper);
+weaver writes +-1e32 for "no clipping". The tensor of each input is ``(N, C, P)``.
+
+* **jetscale's flavour** (:func:`preprocess_json`, generated from the feature
+  registry, never by hand) has the inputs ``pf_features`` and ``pf_mask`` and the
+  output ``softmax``; extra keys (formulas, classes, pad mode) sit under
+  ``"jetscale"`` and are ignored by weaver tools.
+* **weaver-core's flavour** (``weaver --export-onnx``) may have any inputs
+  (``pf_points``, ``pf_features``, ``pf_vectors``, ``pf_mask``) and writes the
+  class labels as ``output_names`` (``["label_QCD", ...]``).
+
+:func:`read_model_inputs` understands both: each variable becomes a
+:class:`~jetscale.features.FeatureSpec` whose formula comes from jetscale's
+registry by name (ParT/JetClass names such as ``part_pt_log`` or ``part_px``) and
+whose constants come from the sidecar, so a model runs with exactly the
+standardization it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jetscale._version import __version__
+from jetscale.features.registry import FEATURE_SETS, FEATURES, FeatureSpec, required_fields
+from jetscale.schema import CLASS_NAMES
+
+#: weaver's value for an unclipped bound.
+WEAVER_NO_CLIP = 1e32
+
+FEATURES_INPUT = "pf_features"  # (N, C, P) float32, weaver's layout
+MASK_INPUT = "pf_mask"  # (N, 1, P) float32, 1 for real constituents
+OUTPUT = "softmax"  # (N, n_classes) class probabilities
+
+
+def _weaver_bound(value: float) -> float:
+    """An infinite clip bound as weaver writes it (+-1e32)."""
+    return value if math.isfinite(value) else math.copysign(WEAVER_NO_CLIP, value)
+
+
+def preprocess_json(
+    feature_set: str, max_particles: int, n_classes: int = len(CLASS_NAMES)
+) -> dict[str, Any]:
+    """The sidecar dictionary for a model on ``feature_set`` with ``max_particles`` slots."""
+    names = FEATURE_SETS[feature_set]
+    var_infos = {
+        name: {
+            "median": FEATURES[name].center,
+            "norm_factor": FEATURES[name].scale,
+            "replace_inf_value": 0.0,
+            "lower_bound": _weaver_bound(FEATURES[name].lower),
+            "upper_bound": _weaver_bound(FEATURES[name].upper),
+            "pad": FEATURES[name].pad_value,
+        }
+        for name in names
+    }
+    mask_info = {
+        "median": 0.0,
+        "norm_factor": 1.0,
+        "replace_inf_value": 0.0,
+        "lower_bound": -WEAVER_NO_CLIP,
+        "upper_bound": WEAVER_NO_CLIP,
+        "pad": 0.0,
+    }
+    return {
+        "input_names": [FEATURES_INPUT, MASK_INPUT],
+        "output_names": [OUTPUT],
+        FEATURES_INPUT: {
+            "var_names": list(names),
+            "var_infos": var_infos,
+            "var_length": max_particles,
+        },
+        MASK_INPUT: {
+            "var_names": ["part_mask"],
+            "var_infos": {"part_mask": mask_info},
+            "var_length": max_particles,
+        },
+        "jetscale": {
+            "version": __version__,
+            "feature_set": feature_set,
+            "formulas": {name: FEATURES[name].formula for name in names},
+            "class_names": list(CLASS_NAMES[:n_classes]),
+            "pad_mode": "constant",
+            "layout": {
+                "pf_features": "(N, C, P)",
+                "pf_mask": "(N, 1, P)",
+                "softmax": "(N, n_classes)",
+            },
+            "ordering": "constituents by descending pT, first var_length kept",
+        },
+    }
+
+
+class SidecarError(ValueError):
+    """A ``preprocess.json`` that cannot drive inference; the message names file and key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInput:
+    """One ONNX input: its variables (column order) and its number of particle slots."""
+
+    name: str
+    variables: tuple[FeatureSpec, ...]
+    length: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInputs:
+    """Everything inference needs from a sidecar (picklable, no file handles)."""
+
+    source: str
+    inputs: tuple[ModelInput, ...]
+    class_names: tuple[str, ...] | None  # None: the sidecar does not name the classes
+    feature_set: str | None  # jetscale sidecars only
+
+    @property
+    def specs(self) -> tuple[FeatureSpec, ...]:
+        """All variables of all inputs, concatenated in input order (one kernel fills them)."""
+        return tuple(spec for model_input in self.inputs for spec in model_input.variables)
+
+    @property
+    def length(self) -> int:
+        return self.inputs[0].length
+
+    def required_constituent_fields(self) -> dict[str, list[str]]:
+        """Constituent field -> the model variables that read it."""
+        needed: dict[str, list[str]] = {}
+        for spec in self.specs:
+            for field in required_fields([spec])[0]:
+                needed.setdefault(field, []).append(spec.name)
+        return needed
+
+
+def read_model_inputs(path: str | Path) -> ModelInputs:
+    """Parse a ``preprocess.json``; raises :class:`SidecarError` naming the file and key."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        msg = (
+            f"{path}: no preprocess.json sidecar (pass it explicitly, or put it beside model.onnx)"
+        )
+        raise SidecarError(msg) from None
+    except (OSError, json.JSONDecodeError) as err:
+        msg = f"{path}: cannot read the sidecar as JSON ({err})"
+        raise SidecarError(msg) from None
+    return parse_model_inputs(data, str(path))
+
+
+def parse_model_inputs(data: Mapping[str, Any], source: str) -> ModelInputs:
+    """:func:`read_model_inputs` on an already loaded dictionary."""
+    names = _require(data, "input_names", source)
+    if not isinstance(names, list) or not names:
+        msg = f"{source}: 'input_names' must be a non-empty list, got {names!r}"
+        raise SidecarError(msg)
+    inputs = tuple(_model_input(name, _require(data, name, source), source) for name in names)
+    lengths = {model_input.length for model_input in inputs}
+    if len(lengths) != 1:
+        msg = f"{source}: inputs have different var_length {sorted(lengths)}; jetscale needs one particle axis"
+        raise SidecarError(msg)
+    extra = data.get("jetscale", {})
+    class_names = extra.get("class_names") if isinstance(extra, Mapping) else None
+    if class_names is None:
+        outputs = data.get("output_names", [])
+        if isinstance(outputs, list) and len(outputs) > 1:  # weaver: the label list
+            class_names = [str(o).removeprefix("label_") for o in outputs]
+    feature_set = extra.get("feature_set") if isinstance(extra, Mapping) else None
+    return ModelInputs(
+        source=source,
+        inputs=inputs,
+        class_names=tuple(class_names) if class_names else None,
+        feature_set=feature_set,
+    )
+
+
+def _require(data: Mapping[str, Any], key: str, source: str) -> Any:
+    if key not in data:
+        msg = f"{source}: missing key {key!r}"
+        raise SidecarError(msg)
+    return data[key]
+
+
+def _model_input(name: str, entry: Any, source: str) -> ModelInput:
+    where = f"{source}: input {name!r}"
+    if not isinstance(entry, Mapping):
+        msg = f"{where} must be an object with var_names/var_infos/var_length"
+        raise SidecarError(msg)
+    var_names = _require(entry, "var_names", where)
+    var_infos = _require(entry, "var_infos", where)
+    # Newer CMSSW-style sidecars give min_length/max_length instead of var_length.
+    length = entry.get("var_length", entry.get("max_length"))
+    if not isinstance(length, int) or length < 1:
+        msg = f"{where}: 'var_length' must be a positive integer, got {length!r}"
+        raise SidecarError(msg)
+    unknown = [v for v in var_names if v not in FEATURES]
+    if unknown:
+        msg = (
+            f"{where}: no jetscale formula for variable(s) {', '.join(unknown)}; "
+            f"known variables: {', '.join(FEATURES)}"
+        )
+        raise SidecarError(msg)
+    specs = []
+    for var in var_names:
+        info = var_infos.get(var)
+        if not isinstance(info, Mapping):
+            msg = f"{where}: var_infos has no entry for {var!r}"
+            raise SidecarError(msg)
+        try:
+            spec = dataclasses.replace(
+                FEATURES[var],
+                center=float(info.get("median", 0.0)),
+                scale=float(info.get("norm_factor", 1.0)),
+                lower=_read_bound(float(info.get("lower_bound", -WEAVER_NO_CLIP))),
+                upper=_read_bound(float(info.get("upper_bound", WEAVER_NO_CLIP))),
+                pad_value=float(info.get("pad", 0.0)),
+            )
+        except (TypeError, ValueError) as err:
+            msg = f"{where}: var_infos[{var!r}] has a non-numeric value ({err})"
+            raise SidecarError(msg) from None
+        specs.append(spec)
+    return ModelInput(name=name, variables=tuple(specs), length=length)
+
+
+def _read_bound(value: float) -> float:
+    """weaver's +-1e32 means unclipped: map it to +-inf so the kernel skips the clip."""
+    return math.copysign(math.inf, value) if abs(value) >= WEAVER_NO_CLIP else value

@@ -1,0 +1,197 @@
+"""`jetscale fit` end to end on written tables, and the table checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jetscale.cli import main
+from jetscale.scaling import FitError, data_law, parametric_law
+from jetscale.scaling.data_fit import fit_data_law
+from jetscale.scaling.table import read_table
+
+TRUTH = {"E": 0.6, "A": 40.0, "alpha": 0.34, "B": 300.0, "beta": 0.28}
+
+
+def write_csv(path: Path, columns: dict[str, np.ndarray]) -> Path:
+    names = list(columns)
+    rows = [",".join(names)] + [
+        ",".join(str(columns[k][i]) for k in names) for i in range(len(columns[names[0]]))
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_fit_command_writes_json_with_parameters_and_intervals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n, d = np.meshgrid(np.logspace(4, 7, 6), np.logspace(5, 8, 6))
+    n, d = n.ravel(), d.ravel()
+    loss = parametric_law(n, d, **TRUTH) * np.exp(np.random.default_rng(3).normal(0, 0.005, len(n)))
+    table = write_csv(
+        tmp_path / "runs.csv",
+        {"N": n, "D": d, "loss": loss, "feature_set": np.array(["full21"] * len(n))},
+    )
+    assert main(["fit", str(table), "--out", str(tmp_path / "fit"), "--bootstrap", "4"]) == 0
+    assert "alpha" in capsys.readouterr().out
+    result = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    params = result["parametric"]["params"]
+    for name, value in TRUTH.items():
+        assert params[name] == pytest.approx(value, rel=0.05)
+    frontier = result["frontier_from_parametric_fit"]
+    # no C column: the convention falls back to 6 N D in the table's own units, and says so
+    assert frontier["convention"].startswith("C = 6 N D (the table has no C column")
+    assert frontier["N_opt_exponent"] == pytest.approx(
+        params["beta"] / (params["alpha"] + params["beta"])
+    )
+    assert len(result["data_scaling_per_size"]) == 6
+
+
+def test_data_law_fit_recovers_a_known_floor() -> None:
+    d = np.logspace(4, 8, 9)
+    loss = data_law(d, 0.45, 12.0, 0.35) * np.exp(np.random.default_rng(5).normal(0, 0.002, len(d)))
+    fit = fit_data_law(d, loss, n_bootstrap=10)
+    assert fit.params["L_inf"] == pytest.approx(0.45, rel=0.03)
+    assert fit.params["beta"] == pytest.approx(0.35, rel=0.1)
+    low, high = fit.intervals["L_inf"]
+    assert low <= 0.45 <= high
+
+
+def test_table_errors_name_file_and_column(tmp_path: Path) -> None:
+    bad = write_csv(tmp_path / "bad.csv", {"N": np.array([1.0, 2.0]), "loss": np.array([1.0, 1.0])})
+    with pytest.raises(FitError, match=r"bad.csv: missing column\(s\) D"):
+        read_table(bad)
+    negative = write_csv(
+        tmp_path / "neg.csv",
+        {"N": np.array([1.0, 2.0]), "D": np.array([1.0, -2.0]), "loss": np.array([1.0, 1.0])},
+    )
+    with pytest.raises(FitError, match=r"neg.csv: column 'D' has 1 non-positive.*row 2"):
+        read_table(negative)
+    assert main(["fit", str(bad), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_too_few_points_is_a_clear_cli_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = write_csv(
+        tmp_path / "few.csv",
+        {
+            "N": np.array([1e4, 1e5, 1e6]),
+            "D": np.array([1e5, 1e6, 1e7]),
+            "loss": np.array([2.0, 1.5, 1.2]),
+        },
+    )
+    assert main(["fit", str(table), "--out", str(tmp_path / "fit")]) == 2
+    assert "3 points are too few (need at least 6)" in capsys.readouterr().err
+
+
+N_BAR = 20.0  # constituents per jet of the generated table
+KIN = {"E": 0.9, "A": 25.0, "alpha": 0.4, "B": 200.0, "beta": 0.3}
+
+
+def study_table() -> dict[str, np.ndarray]:
+    """A whole study generated from known laws: what `jetscale scan` writes, with 0.3% noise."""
+    from jetscale.scaling import compute_optimal, effective_data
+
+    rows: list[dict[str, object]] = []
+
+    def add(
+        n: float, u: float, epochs: int, law: dict[str, float], d_eff: float, **extra: object
+    ) -> None:
+        rows.append(
+            {
+                "N": n,
+                "U": u,
+                "epochs": epochs,
+                "D": u * epochs,
+                "C": 6 * n * u * epochs * N_BAR,
+                "loss": float(parametric_law(n, d_eff, **law)),
+                **extra,
+            }
+        )
+
+    main_group = {"feature_set": "full21", "max_particles": 32}
+    for n in np.logspace(4, 7, 5):
+        for u in np.logspace(5, 8, 5):
+            add(n, u, 1, TRUTH, u, **main_group, isoflop_budget=np.nan)
+    for u in (1e5, 1e6):
+        for epochs in (2, 4, 8, 16):
+            add(
+                1e6,
+                u,
+                epochs,
+                TRUTH,
+                float(effective_data(u, epochs - 1, 5.0)),
+                **main_group,
+                isoflop_budget=np.nan,
+            )
+    for budget in (1e15, 1e16, 1e17):
+        n_opt, _ = compute_optimal(
+            budget / N_BAR, TRUTH["A"], TRUTH["alpha"], TRUTH["B"], TRUTH["beta"]
+        )
+        for n in n_opt * np.geomspace(1 / 8, 8, 7):
+            u = budget / (6 * n * N_BAR)
+            add(n, u, 1, TRUTH, u, **main_group, isoflop_budget=budget)
+    for n in np.logspace(4, 7, 3):
+        for u in np.logspace(5, 8, 3):
+            add(n, u, 1, KIN, u, feature_set="kin", max_particles=32, isoflop_budget=np.nan)
+    for u in np.logspace(5, 8, 5):
+        add(1e6, u, 1, KIN, u, feature_set="full21", max_particles=16, isoflop_budget=np.nan)
+    noise = np.exp(np.random.default_rng(8).normal(0, 0.003, len(rows)))
+    columns = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    columns["loss"] = columns["loss"] * noise
+    return columns
+
+
+def test_whole_study_fit_recovers_every_known_number(tmp_path: Path) -> None:
+    from jetscale.jobs.fit import run_fit
+
+    table = write_csv(tmp_path / "study.csv", study_table())
+    run_fit(table, tmp_path / "fit", n_bootstrap=10)
+    result = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    # the main fits use the largest group of single-epoch runs: full21 at 32 constituents
+    assert result["group"] == {"feature_set": "full21", "max_particles": 32}
+    assert result["single_epoch_runs"] == 25 + 21
+    assert result["tokens_per_jet"] == pytest.approx(N_BAR)
+    params = result["parametric"]["params"]
+    for name, value in TRUTH.items():
+        assert params[name] == pytest.approx(value, rel=0.05)
+    exact = TRUTH["beta"] / (TRUTH["alpha"] + TRUTH["beta"])
+    iso = result["approach_2_isoflop"]
+    assert len(iso["profiles"]) == 3 and iso["N_opt"]["exponent"] == pytest.approx(exact, abs=0.03)
+    assert iso["D_opt"]["exponent"] == pytest.approx(1 - exact, abs=0.03)
+    assert result["approach_1_envelope"]["N_opt"] is not None
+    repetition = result["repetition"]
+    assert repetition["R_star"] == pytest.approx(5.0, rel=0.15)
+    assert repetition["max_gain"] == pytest.approx(1 + repetition["R_star"])
+    rows = {
+        (r["group"]["feature_set"], r["group"]["max_particles"]): r for r in result["comparison"]
+    }
+    assert rows[("full21", 32)]["kind"] == "parametric"
+    assert rows[("full21", 32)]["floor"] == pytest.approx(TRUTH["E"], rel=0.05)
+    assert rows[("kin", 32)]["kind"] == "parametric"
+    assert rows[("kin", 32)]["floor"] == pytest.approx(KIN["E"], rel=0.05)
+    # one model size only: the data law, whose floor is E + A / N^alpha at that N
+    assert rows[("full21", 16)]["kind"] == "data law at N=1e+06"
+    assert rows[("full21", 16)]["floor"] == pytest.approx(
+        KIN["E"] + KIN["A"] / 1e6 ** KIN["alpha"], rel=0.05
+    )
+    assert rows[("full21", 16)]["beta"] == pytest.approx(KIN["beta"], rel=0.1)
+    markdown = (tmp_path / "fit" / "comparison.md").read_text()
+    assert "| kin | 32 | parametric | 9 |" in markdown
+    kin_runs = [i for i, f in enumerate(study_table()["feature_set"]) if f == "kin"]
+    assert rows[("kin", 32)]["lowest_loss"] == pytest.approx(min(study_table()["loss"][kin_runs]))
+    plots = {Path(p).name for p in result["plots"]}
+    for stem in (
+        "loss_vs_compute",
+        "isoflop",
+        "observed_vs_fitted",
+        "residuals",
+        "repetition_gain",
+        "floors",
+    ):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= plots
+    assert all(Path(p).stat().st_size > 1000 for p in result["plots"])

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import hist
+import numpy as np
+import pytest
+import uproot
+
+from jetscale.histograms.tagger import fill_tagger_histograms, tagger_histograms
+from jetscale.jobs import tag as outputs
+from jetscale.jobs.tag import write_outputs
+
+
+@pytest.fixture
+def plotted(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record plot_tagger's arguments instead of drawing (the plots have their own tests)."""
+    calls: list[dict[str, Any]] = []
+
+    def plot_tagger(histograms: Any, out_dir: Path, *args: Any, **kwargs: Any) -> list[Path]:
+        calls.append({"histograms": histograms, "out_dir": out_dir, "args": args, **kwargs})
+        return [Path(out_dir) / "score_QCD.png"]
+
+    monkeypatch.setattr(outputs, "plot_tagger", plot_tagger)
+    return calls
+
+
+def test_write_outputs(tmp_path: Path, filled: Any, plotted: list[dict[str, Any]]) -> None:
+    coffea_util = pytest.importorskip("coffea.util")
+    cutflow = hist.Hist(
+        hist.axis.StrCategory(["JetClass"], name="dataset"), hist.axis.Integer(0, 3, name="step")
+    )
+    cutflow.fill(dataset="JetClass", step=[0, 0, 1, 2])
+    accumulator = {
+        **filled.histograms,
+        "jets": {"JetClass": np.int64(3000), "QCD_HT1000": 1500},
+        "skipped_files": ["root://eos//bad.root"],
+        "extra": {"cutflow": cutflow, "efficiency": np.array([1.0, 0.5])},
+    }
+    out = write_outputs(accumulator, tmp_path / "out", experiment="ATLAS", label="Internal")
+
+    assert out == {
+        "coffea": tmp_path / "out" / "tagger.coffea",
+        "root": tmp_path / "out" / "histograms.root",
+        "summary": tmp_path / "out" / "summary.json",
+        "plots": [tmp_path / "out" / "plots" / "score_QCD.png"],
+    }
+    loaded = coffea_util.load(out["coffea"])
+    assert loaded.keys() == accumulator.keys()
+    assert loaded["score"] == accumulator["score"]
+    assert loaded["skipped_files"] == ["root://eos//bad.root"]
+
+    with uproot.open(out["root"]) as file:
+        np.testing.assert_array_equal(file["extra/cutflow/JetClass"].values(), [2, 1, 1])
+        sub = accumulator["discriminant"][
+            {"dataset": "JetClass", "jet_class": "Hbb", "signal": "Tbqq"}
+        ]
+        written = file["discriminant/JetClass/Hbb/Tbqq"]
+        np.testing.assert_allclose(written.values(flow=True), sub.values(flow=True))
+        np.testing.assert_allclose(written.variances(flow=True), sub.variances(flow=True))
+
+    assert json.loads(out["summary"].read_text()) == {
+        "jets": {"JetClass": 3000, "QCD_HT1000": 1500},
+        "skipped_files": ["root://eos//bad.root"],
+        "extra": {"efficiency": [1.0, 0.5]},
+    }
+    (call,) = plotted
+    assert set(call["histograms"]) == {"score", "discriminant", "jet_pt", "sdmass_vs_discriminant"}
+    assert call["out_dir"] == tmp_path / "out" / "plots"
+    assert call["args"] == ("ATLAS", "Internal")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "histograms.root",
+        "summary.json",
+        "tagger.coffea",
+    ]
+
+
+def test_per_dataset_accumulator(tmp_path: Path, plotted: list[dict[str, Any]]) -> None:
+    """coffea's apply_to_fileset gives one output per dataset: the plots see their sum."""
+    pytest.importorskip("coffea.util")
+    classes = ["QCD", "Hbb"]
+    rng = np.random.default_rng(2)
+    accumulator: dict[str, Any] = {}
+    for dataset in ("a", "b"):
+        h = tagger_histograms(classes)
+        prob = rng.dirichlet([1, 1], 50)
+        truth = np.array(classes)[rng.integers(0, 2, 50)]
+        fill_tagger_histograms(h, dataset, truth, prob, classes, np.full(50, 500.0), prob[:, 0])
+        accumulator[dataset] = {**h, "jets": 50}
+    out = write_outputs(accumulator, tmp_path)
+    assert list(plotted[0]["histograms"]["score"].axes["dataset"]) == ["a", "b"]
+    assert json.loads(Path(out["summary"]).read_text()) == {"a": {"jets": 50}, "b": {"jets": 50}}
+    with uproot.open(out["root"]) as file:
+        assert "a/score/a/QCD/Hbb" in file
+        assert "b/jet_pt/b/Hbb" in file
+
+
+def test_missing_coffea(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "coffea.util", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'jetscale\[coffea\]'"):
+        write_outputs({}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import dataclasses
+
+import hist
+import numpy as np
+import pytest
+
+from jetscale.histograms.tagger import DISCRIMINANT_EDGES
+from jetscale.metrics import RocCurve, auc, cut_efficiency, roc_curve, working_points
+
+
+def histogram(edges: np.ndarray, values: np.ndarray, weight: np.ndarray | None = None) -> hist.Hist:
+    h = hist.Hist(hist.axis.Variable(edges, name="d"), storage=hist.storage.Weight())
+    h.fill(d=values, weight=weight)
+    return h
+
+
+def reference(scores: np.ndarray, weight: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Unbinned efficiency of ``score >= t`` for every threshold."""
+    return np.array([weight[scores >= t].sum() for t in thresholds]) / weight.sum()
+
+
+def test_hand_computed() -> None:
+    edges = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    signal = histogram(edges, np.array([0.3, 0.6, 0.8, 0.9]))  # bins 1, 2, 3, 3
+    background = histogram(edges, np.array([0.1, 0.1, 0.2, 0.3]))  # bins 0, 0, 0, 1
+    curve = roc_curve(signal, background)
+    np.testing.assert_array_equal(curve.thresholds, edges)
+    np.testing.assert_allclose(curve.signal_efficiency, [1, 1, 0.75, 0.5, 0])
+    np.testing.assert_allclose(curve.background_efficiency, [1, 0.25, 0, 0, 0])
+    # Mann-Whitney with ties (same bin) counted one half: 15.5 of 16 pairs.
+    assert auc(curve) == pytest.approx(15.5 / 16)
+    loose, tight = working_points(curve, (0.25, 0.1))
+    assert (loose.threshold, loose.signal_efficiency, loose.background_efficiency) == (
+        0.25,
+        1,
+        0.25,
+    )
+    assert (tight.threshold, tight.signal_efficiency, tight.background_efficiency) == (0.5, 0.75, 0)
+    assert (loose.target, tight.target) == (0.25, 0.1)
+    assert working_points(curve, (1.0,))[0].threshold == 0.0
+
+
+def test_perfect_and_inverted_separation() -> None:
+    edges = np.linspace(0, 1, 11)
+    high, low = histogram(edges, np.full(5, 0.95)), histogram(edges, np.full(5, 0.05))
+    assert auc(roc_curve(high, low)) == pytest.approx(1.0)
+    assert auc(roc_curve(low, high)) == pytest.approx(0.0)
+    assert auc(roc_curve(low, low)) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_matches_unbinned_reference(weighted: bool) -> None:
+    rng = np.random.default_rng(7)
+    n = 20_000
+    # Scores outside [0, 1) land in the flow bins: below never passes, above always does.
+    signal = np.concatenate([rng.beta(5, 1, n), [-0.5, 1.5, 2.0]])
+    background = np.concatenate([rng.beta(1, 5, n), [-0.1, 1.2]])
+    w_s = rng.uniform(0.2, 3.0, len(signal)) if weighted else np.ones(len(signal))
+    w_b = rng.uniform(0.2, 3.0, len(background)) if weighted else np.ones(len(background))
+    edges = DISCRIMINANT_EDGES
+    curve = roc_curve(histogram(edges, signal, w_s), histogram(edges, background, w_b))
+
+    # The cuts sit on bin edges, so binned and unbinned efficiencies agree exactly.
+    np.testing.assert_allclose(curve.signal_efficiency, reference(signal, w_s, edges), rtol=1e-10)
+    np.testing.assert_allclose(
+        curve.background_efficiency, reference(background, w_b, edges), rtol=1e-10, atol=1e-15
+    )
+    for wp in working_points(curve, (0.1, 0.01, 0.001)):
+        passing = reference(background, w_b, edges) <= wp.target
+        expected = edges[np.argmax(passing)]  # the loosest edge meeting the target
+        assert wp.threshold == expected
+        assert wp.background_efficiency <= wp.target
+        assert wp.signal_efficiency == pytest.approx(reference(signal, w_s, [expected])[0])
+
+    # Binned AUC: the Mann-Whitney AUC of the bin index, ties (same bin) counted one half.
+    s_bins = np.searchsorted(edges, signal, side="right")
+    b_bins = np.searchsorted(edges, background, side="right")
+    s_sum = np.bincount(s_bins, weights=w_s, minlength=len(edges) + 1)
+    b_sum = np.bincount(b_bins, weights=w_b, minlength=len(edges) + 1)
+    below = np.cumsum(b_sum) - b_sum
+    expected_auc = (s_sum * (below + 0.5 * b_sum)).sum() / (w_s.sum() * w_b.sum())
+    assert auc(curve) == pytest.approx(expected_auc, abs=1e-12)
+
+
+def test_integer_weights_equal_repeated_entries() -> None:
+    edges = np.linspace(0, 1, 21)
+    rng = np.random.default_rng(1)
+    scores = rng.uniform(0, 1, 200)
+    repeats = rng.integers(1, 4, 200)
+    other = histogram(edges, rng.uniform(0, 1, 100))
+    weighted = roc_curve(histogram(edges, scores, repeats.astype(float)), other)
+    repeated = roc_curve(histogram(edges, np.repeat(scores, repeats)), other)
+    np.testing.assert_allclose(weighted.signal_efficiency, repeated.signal_efficiency)
+    assert auc(weighted) == pytest.approx(auc(repeated))
+
+
+def test_cut_efficiency_of_double_storage() -> None:
+    h = hist.Hist(hist.axis.Regular(4, 0, 1, name="x"))
+    h.fill(x=[0.1, 0.6, 0.6, 0.9])
+    edges, efficiency = cut_efficiency(h)
+    np.testing.assert_allclose(edges, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_allclose(efficiency, [1, 0.75, 0.75, 0.25, 0])
+
+
+def test_curve_is_frozen() -> None:
+    edges = np.linspace(0, 1, 5)
+    curve = roc_curve(histogram(edges, np.array([0.9])), histogram(edges, np.array([0.1])))
+    assert isinstance(curve, RocCurve)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        curve.thresholds = edges  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        curve.signal_efficiency[0] = 0.5
+
+
+def test_errors() -> None:
+    edges = np.linspace(0, 1, 5)
+    one = histogram(edges, np.array([0.5]))
+    with pytest.raises(ValueError, match="different binning"):
+        roc_curve(one, histogram(np.linspace(0, 1, 6), np.array([0.5])))
+    with pytest.raises(ValueError, match="different binning"):
+        roc_curve(one, histogram(np.linspace(0, 2, 5), np.array([0.5])))
+    with pytest.raises(ValueError, match="background histogram 'd' is empty"):
+        roc_curve(one, histogram(edges, np.array([])))
+    with pytest.raises(ValueError, match="signal histogram 'd' is empty"):
+        roc_curve(histogram(edges, np.array([])), one)
+    two_d = hist.Hist(hist.axis.Regular(2, 0, 1, name="a"), hist.axis.Regular(2, 0, 1, name="b"))
+    with pytest.raises(ValueError, match="must be 1-D"):
+        roc_curve(two_d, one)
+    category = hist.Hist(hist.axis.StrCategory(["a"], name="c"))
+    with pytest.raises(ValueError, match="category axis"):
+        roc_curve(category, one)
+    mean = hist.Hist(hist.axis.Variable(edges, name="d"), storage=hist.storage.Mean())
+    with pytest.raises(ValueError, match="Mean storage"):
+        roc_curve(one, mean)
+    curve = roc_curve(one, one)
+    for target in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"must be in \(0, 1\]"):
+            working_points(curve, (target,))
+    # All background above the last edge: no cut removes it.
+    overflow = roc_curve(one, histogram(edges, np.array([1.5, 0.2])))
+    with pytest.raises(ValueError, match="no cut reaches background efficiency 0.1"):
+        working_points(overflow, (0.1,))
