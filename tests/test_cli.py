@@ -17,6 +17,7 @@ from jetscale.io import write_jetclass
 from jetscale.schema import CLASS_NAMES
 
 
+@pytest.mark.slow
 def test_run_on_existing_files_writes_features_histograms_and_plots(
     tmp_path: Path, make_jets: Callable[..., ak.Array]
 ) -> None:
@@ -140,6 +141,7 @@ def test_generate_command_writes_jetclass_files_and_reports_rate(
 @pytest.mark.filterwarnings(
     "ignore::RuntimeWarning"
 )  # coffea's NanoAODSchema on v15 cross-references
+@pytest.mark.slow
 def test_tag_command_on_jetclass_and_nanoaod_files(
     tmp_path: Path,
     make_jets: Callable[..., ak.Array],

@@ -7,7 +7,19 @@ import numpy as np
 import pytest
 
 from jetscale.histograms.tagger import DISCRIMINANT_EDGES
-from jetscale.metrics import RocCurve, auc, cut_efficiency, roc_curve, working_points
+from jetscale.metrics import (
+    RocCurve,
+    auc,
+    background_rejection,
+    cut_efficiency,
+    discriminant,
+    discriminants,
+    one_vs_qcd_aucs,
+    roc_auc,
+    roc_curve,
+    roc_curve_from_scores,
+    working_points,
+)
 
 
 def histogram(edges: np.ndarray, values: np.ndarray, weight: np.ndarray | None = None) -> hist.Hist:
@@ -142,3 +154,76 @@ def test_errors() -> None:
     overflow = roc_curve(one, histogram(edges, np.array([1.5, 0.2])))
     with pytest.raises(ValueError, match="no cut reaches background efficiency 0.1"):
         working_points(overflow, (0.1,))
+
+
+def test_auc_by_hand() -> None:
+    # signal scores 0.9, 0.4; background 0.5, 0.1: pairs (s > b) = 3 of 4
+    assert roc_auc(np.array([0.9, 0.4, 0.5, 0.1]), np.array([True, True, False, False])) == 0.75
+    assert roc_auc(np.array([0.3, 0.3]), np.array([True, False])) == 0.5  # a tie counts one half
+    prob = np.array([[0.8, 0.2] + [0.0] * 8, [0.3, 0.7] + [0.0] * 8, [0.6, 0.4] + [0.0] * 8])
+    assert one_vs_qcd_aucs(prob, np.array([0, 1, 1])) == {"Hbb": 1.0}
+
+
+def test_discriminant_convention() -> None:
+    """p_X / (p_X + p_QCD), and 0.5 ("no preference") when both are 0."""
+    d = discriminant(np.array([0.3, 0.0, 0.2]), np.array([0.1, 0.0, 0.0]))
+    np.testing.assert_allclose(d, [0.75, 0.5, 1.0], rtol=1e-15)
+    prob = np.array([[0.2, 0.6, 0.2], [0.0, 0.0, 1.0]], dtype=np.float32)
+    both = discriminants(prob, ["QCD", "Hbb", "Tbqq"])
+    np.testing.assert_allclose(both["Hbb"], [0.75, 0.5])
+    np.testing.assert_allclose(both["Tbqq"], [0.5, 1.0])
+    # A model without a QCD output: the class probability itself.
+    np.testing.assert_allclose(discriminants(prob[:, 1:], ["Hbb", "Tbqq"])["Hbb"], [0.6, 0.0])
+
+
+def test_roc_from_scores_by_hand() -> None:
+    # signal 0.9, 0.4; background 0.5, 0.1: cuts at 0.1, 0.4, 0.5, 0.9.
+    curve = roc_curve_from_scores(np.array([0.9, 0.4]), np.array([0.5, 0.1]))
+    np.testing.assert_array_equal(curve.thresholds, [0.1, 0.4, 0.5, 0.9])
+    np.testing.assert_array_equal(curve.signal_efficiency, [1.0, 1.0, 0.5, 0.5])
+    np.testing.assert_array_equal(curve.background_efficiency, [1.0, 0.5, 0.5, 0.0])
+    assert auc(curve) == 0.75
+    weighted = roc_curve_from_scores(
+        np.array([0.9, 0.4]), np.array([0.5, 0.1]), signal_weights=np.array([3.0, 1.0])
+    )
+    np.testing.assert_array_equal(weighted.signal_efficiency, [1.0, 1.0, 0.75, 0.75])
+
+
+def test_auc_of_the_score_curve_is_the_rank_statistic() -> None:
+    """Two independent AUCs (trapezoids over every cut, Mann-Whitney ranks) agree, ties included."""
+    rng = np.random.default_rng(4)
+    signal = np.round(rng.normal(0.6, 0.2, 400), 2)  # rounded: many ties
+    background = np.round(rng.normal(0.4, 0.2, 700), 2)
+    scores = np.concatenate([signal, background])
+    is_signal = np.arange(len(scores)) < len(signal)
+    assert auc(roc_curve_from_scores(signal, background)) == pytest.approx(
+        roc_auc(scores, is_signal), abs=1e-12
+    )
+
+
+def test_histogram_and_score_curves_agree_on_bin_edges() -> None:
+    """Scores on bin edges: the histogram's cuts equal the per-jet cuts exactly."""
+    edges = np.linspace(0, 1, 11)
+    rng = np.random.default_rng(5)
+    signal, background = rng.choice(edges[:-1], 300), rng.choice(edges[:-1], 500)
+    axis = hist.axis.Variable(edges, name="d")
+    from_hist = roc_curve(hist.Hist(axis).fill(signal), hist.Hist(axis).fill(background))
+    from_scores = roc_curve_from_scores(signal, background)
+    for i, threshold in enumerate(from_scores.thresholds):
+        j = int(np.flatnonzero(np.isclose(from_hist.thresholds, threshold))[0])
+        assert from_hist.signal_efficiency[j] == pytest.approx(from_scores.signal_efficiency[i])
+        assert from_hist.background_efficiency[j] == pytest.approx(
+            from_scores.background_efficiency[i]
+        )
+
+
+def test_background_rejection_by_hand() -> None:
+    # signal 0.9, 0.8, 0.4, 0.3; background 0.85, 0.5, 0.2, 0.1
+    curve = roc_curve_from_scores(np.array([0.9, 0.8, 0.4, 0.3]), np.array([0.85, 0.5, 0.2, 0.1]))
+    # 50% signal: the cut score >= 0.8 keeps 2 of 4 signal, 1 of 4 background.
+    assert background_rejection(curve, 0.5) == 4.0
+    # 25% signal: score >= 0.9 keeps no background: not measurable with 4 jets.
+    assert background_rejection(curve, 0.25) == float("inf")
+    assert background_rejection(curve, 1.0) == 2.0  # score >= 0.3 keeps 0.85 and 0.5
+    with pytest.raises(ValueError, match="signal efficiency must be in"):
+        background_rejection(curve, 0.0)

@@ -2,7 +2,7 @@
 
 JetClass (Qu, Li, Qian 2022) stores one jet per entry of a TTree called ``tree``.
 jetscale reads those branches into one internal awkward layout, and every other
-reader (parquet, NanoAOD in a later issue) maps into the same layout:
+reader (parquet, CMS NanoAOD fat jets with their PF candidates) maps into the same layout:
 
 ``jets`` -- an awkward record array, one record per jet, with jet-level fields
 ``pt, eta, phi, energy, nparticles, sdmass, tau1..tau4`` (GeV, radians), an int

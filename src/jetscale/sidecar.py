@@ -29,10 +29,11 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jetscale._version import __version__
-from jetscale.features.registry import FEATURE_SETS, FEATURES, FeatureSpec, required_fields
+from jetscale.features.registry import FEATURES, FeatureSpec, required_fields
+from jetscale.features.registry import feature_set as feature_set_specs
 from jetscale.schema import CLASS_NAMES
 
 #: weaver's value for an unclipped bound.
@@ -41,64 +42,10 @@ WEAVER_NO_CLIP = 1e32
 FEATURES_INPUT = "pf_features"  # (N, C, P) float32, weaver's layout
 MASK_INPUT = "pf_mask"  # (N, 1, P) float32, 1 for real constituents
 OUTPUT = "softmax"  # (N, n_classes) class probabilities
-
-
-def _weaver_bound(value: float) -> float:
-    """An infinite clip bound as weaver writes it (+-1e32)."""
-    return value if math.isfinite(value) else math.copysign(WEAVER_NO_CLIP, value)
-
-
-def preprocess_json(
-    feature_set: str, max_particles: int, n_classes: int = len(CLASS_NAMES)
-) -> dict[str, Any]:
-    """The sidecar dictionary for a model on ``feature_set`` with ``max_particles`` slots."""
-    names = FEATURE_SETS[feature_set]
-    var_infos = {
-        name: {
-            "median": FEATURES[name].center,
-            "norm_factor": FEATURES[name].scale,
-            "replace_inf_value": 0.0,
-            "lower_bound": _weaver_bound(FEATURES[name].lower),
-            "upper_bound": _weaver_bound(FEATURES[name].upper),
-            "pad": FEATURES[name].pad_value,
-        }
-        for name in names
-    }
-    mask_info = {
-        "median": 0.0,
-        "norm_factor": 1.0,
-        "replace_inf_value": 0.0,
-        "lower_bound": -WEAVER_NO_CLIP,
-        "upper_bound": WEAVER_NO_CLIP,
-        "pad": 0.0,
-    }
-    return {
-        "input_names": [FEATURES_INPUT, MASK_INPUT],
-        "output_names": [OUTPUT],
-        FEATURES_INPUT: {
-            "var_names": list(names),
-            "var_infos": var_infos,
-            "var_length": max_particles,
-        },
-        MASK_INPUT: {
-            "var_names": ["part_mask"],
-            "var_infos": {"part_mask": mask_info},
-            "var_length": max_particles,
-        },
-        "jetscale": {
-            "version": __version__,
-            "feature_set": feature_set,
-            "formulas": {name: FEATURES[name].formula for name in names},
-            "class_names": list(CLASS_NAMES[:n_classes]),
-            "pad_mode": "constant",
-            "layout": {
-                "pf_features": "(N, C, P)",
-                "pf_mask": "(N, 1, P)",
-                "softmax": "(N, n_classes)",
-            },
-            "ordering": "constituents by descending pT, first var_length kept",
-        },
-    }
+#: What jetscale writes about the tensors of its own exports.
+LAYOUT = {FEATURES_INPUT: "(N, C, P)", MASK_INPUT: "(N, 1, P)", OUTPUT: "(N, n_classes)"}
+ORDERING = "constituents by descending pT, first var_length kept"
+Flavour = Literal["jetscale", "weaver"]
 
 
 class SidecarError(ValueError):
@@ -139,6 +86,90 @@ class ModelInputs:
             for field in required_fields([spec])[0]:
                 needed.setdefault(field, []).append(spec.name)
         return needed
+
+
+def registry_inputs(
+    feature_set: str, max_particles: int, n_classes: int = len(CLASS_NAMES)
+) -> ModelInputs:
+    """The inputs of a jetscale model: ``feature_set`` and the mask, registry constants."""
+    return ModelInputs(
+        source=f"feature set {feature_set!r}",
+        inputs=(
+            ModelInput(FEATURES_INPUT, feature_set_specs(feature_set), max_particles),
+            ModelInput(MASK_INPUT, (FEATURES["part_mask"],), max_particles),
+        ),
+        class_names=tuple(CLASS_NAMES[:n_classes]),
+        feature_set=feature_set,
+    )
+
+
+def preprocess_json(
+    feature_set: str, max_particles: int, n_classes: int = len(CLASS_NAMES)
+) -> dict[str, Any]:
+    """The sidecar dictionary of a jetscale model on ``feature_set`` with ``max_particles`` slots."""
+    return to_preprocess_json(registry_inputs(feature_set, max_particles, n_classes), "jetscale")
+
+
+def to_preprocess_json(inputs: ModelInputs, flavour: Flavour = "jetscale") -> dict[str, Any]:
+    """The ``preprocess.json`` dictionary of ``inputs`` in jetscale's or weaver-core's flavour.
+
+    Both list every input with its variables' constants. jetscale's names the ONNX
+    output (``softmax``) in ``output_names`` and adds the ``"jetscale"`` block
+    (formulas, classes, pad mode); weaver's writes the class labels there
+    (``label_<class>``), as ``weaver --export-onnx`` does. Reading the result with
+    :func:`parse_model_inputs` gives ``inputs`` back.
+    """
+    if flavour not in ("jetscale", "weaver"):
+        msg = f"unknown sidecar flavour {flavour!r}; choose 'jetscale' or 'weaver'"
+        raise ValueError(msg)
+    classes = list(inputs.class_names or ())
+    if flavour == "weaver":
+        if not classes:
+            msg = f"{inputs.source}: weaver's sidecar lists the classes, and none are known"
+            raise ValueError(msg)
+        outputs = [f"label_{name}" for name in classes]
+    else:
+        outputs = [OUTPUT]
+    data: dict[str, Any] = {
+        "input_names": [model_input.name for model_input in inputs.inputs],
+        "output_names": outputs,
+    }
+    for model_input in inputs.inputs:
+        data[model_input.name] = {
+            "var_names": [spec.name for spec in model_input.variables],
+            "var_infos": {spec.name: _var_info(spec) for spec in model_input.variables},
+            "var_length": model_input.length,
+        }
+    if flavour == "jetscale":
+        data["jetscale"] = {
+            "version": __version__,
+            "feature_set": inputs.feature_set,
+            "formulas": {
+                spec.name: spec.formula for spec in inputs.specs if spec.name != "part_mask"
+            },
+            "class_names": classes,
+            "pad_mode": "constant",
+            "layout": LAYOUT,
+            "ordering": ORDERING,
+        }
+    return data
+
+
+def _var_info(spec: FeatureSpec) -> dict[str, float]:
+    """weaver's entry of one variable: x' = clip((x - median) * norm_factor, lower, upper)."""
+    return {
+        "median": spec.center,
+        "norm_factor": spec.scale,
+        "replace_inf_value": 0.0,
+        "lower_bound": _weaver_bound(spec.lower),
+        "upper_bound": _weaver_bound(spec.upper),
+        "pad": spec.pad_value,
+    }
+
+
+def _weaver_bound(value: float) -> float:
+    """An infinite clip bound as weaver writes it (+-1e32)."""
+    return value if math.isfinite(value) else math.copysign(WEAVER_NO_CLIP, value)
 
 
 def read_model_inputs(path: str | Path) -> ModelInputs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -178,3 +179,34 @@ def test_bad_runs_are_refused(tmp_path: Path, run_dir: Path) -> None:
     with pytest.raises(CheckpointError, match="weights do not fit the stored model config"):
         load_model(tmp_path, "last.pt")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_parity_needs_no_generator(
+    run_dir: Path, exported: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default parity jets are stored with the package: no Pythia or FastJet is imported."""
+    from jetscale.export.onnx_export import PARITY_JETS
+
+    monkeypatch.setitem(sys.modules, "pythia8mc", None)
+    monkeypatch.setitem(sys.modules, "fastjet", None)
+    stored = read_jets([PARITY_JETS])
+    assert len(stored) == 24 and set(ak.to_numpy(stored.label)) == {0, 8}  # QCD and Tbqq
+    assert check_parity(run_dir, exported["onnx"]) < 1e-4
+
+
+def test_export_command_checks_parity_on_the_users_jets(
+    run_dir: Path,
+    tmp_path: Path,
+    make_jets: Callable[..., ak.Array],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from jetscale.cli import main
+
+    data = write_jetclass(tmp_path / "mine.root", make_jets(7, seed=11))
+    out = tmp_path / "model.onnx"
+    assert main(["export", str(run_dir), "--out", str(out), "--parity-data", str(data)]) == 0
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if x.startswith("max |torch - onnxruntime|"))
+    assert "on 7 jets of 1 file(s):" in line
+    assert float(line.rsplit(":", 1)[1]) < 1e-4
+    assert out.is_file() and out.with_name("preprocess.json").is_file()

@@ -161,6 +161,7 @@ def _rows(path: Path) -> dict[str, dict[str, str]]:
         return {row["point"]: row for row in csv.DictReader(handle)}
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_scan_survives_a_killed_worker_and_restarts_only_that_point(
     tmp_path: Path, make_jets: Any

@@ -79,6 +79,7 @@ def test_empty_jet_gives_finite_output() -> None:
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.slow
 def test_overfits_a_small_batch() -> None:
     torch.manual_seed(0)
     config = ModelConfig(

@@ -129,6 +129,7 @@ def test_executors_and_chunk_sizes_give_identical_histograms(
     assert other["jets"] == reference["jets"]
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_dask_executor_matches_iterative(
     samples: dict, processor_instance: JetClassTaggerProcessor

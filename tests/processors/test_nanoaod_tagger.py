@@ -59,6 +59,7 @@ def direct_discriminant(
     return np.minimum(p / (p + q), np.nextafter(1.0, 0.0)), weight
 
 
+@pytest.mark.slow
 def test_pfnano_histograms_match_direct_tagging_for_any_chunking(nanoaod_dir: Path) -> None:
     path = nanoaod_dir / "pfnano.root"
     proc = NanoAODTaggerProcessor("full21", fmt="pfnano")

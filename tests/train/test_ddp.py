@@ -41,6 +41,7 @@ MODEL += [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.dask  # a multi-process test, like the dask ones
 def test_two_process_ddp_matches_single_process(
     tmp_path: Path, make_jets: Callable[..., ak.Array]
