@@ -17,13 +17,14 @@ from jetscale.features.registry import (
     required_fields,
     resolve_specs,
 )
+from jetscale.schema import CONSTITUENT_INT_FIELDS
 
 FeatureSelection = str | Sequence[FeatureSpec]
 PadMode = Literal["constant", "wrap"]
-FLAG_FIELDS = ("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")
+FLAG_FIELDS = CONSTITUENT_INT_FIELDS  # int32 particle-ID flags; every other field is float32
+_POSITIVE_JET_FIELDS = ("pt", "energy")  # the logs of the registry need them > 0
 _EMPTY_F32 = np.zeros(0, dtype=np.float32)
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
-_EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
 
 def build_features(
@@ -41,8 +42,8 @@ def build_features(
     coffea-virtual, a typetracer, or a dask-awkward collection.
 
     ``feature_set`` names a registry set, or is an explicit sequence of
-    :class:`FeatureSpec` (registry formulas with any standardization constants,
-    as a model's ``preprocess.json`` declares them).
+    :class:`FeatureSpec`, each with its formula and constants (registry features
+    with the constants of a model's ``preprocess.json``, or new formulas).
 
     Constituents are ordered by descending pT = hypot(px, py), ties kept in input
     order; the first ``max_particles`` are kept. Padded slots hold each feature's
@@ -130,24 +131,22 @@ def field_or_property(array: Any, field: str, where: str) -> Any:
         raise ValueError(msg) from None
 
 
-_RAW_COLUMNS = ("px", "py", "pz", "energy", "deta", "dphi", "d0err", "dzerr", "charge")
-
-
 class _Scratch:
-    """Reused per-batch buffers for the transcendental columns.
+    """Reused per-batch buffers for the precomputed columns and their intermediate results.
 
     Fresh arrays cost first-touch page faults (about 1 ms per MB on small VMs);
     reusing them across batches keeps a batch loop's memory traffic in cache.
     """
 
     def __init__(self) -> None:
-        self.buffers: dict[str, np.ndarray] = {}
+        self.buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
 
-    def get(self, name: str, size: int) -> np.ndarray:
-        buffer = self.buffers.get(name)
+    def get(self, name: str, size: int, dtype: np.dtype | type = np.float32) -> np.ndarray:
+        key = (name, np.dtype(dtype))
+        buffer = self.buffers.get(key)
         if buffer is None or len(buffer) < size:
-            buffer = np.empty(max(size, 1), dtype=np.float32)
-            self.buffers[name] = buffer
+            buffer = np.empty(max(size, 1), dtype=dtype)
+            self.buffers[key] = buffer
         return buffer[:size]
 
 
@@ -165,8 +164,8 @@ class PreparedJets:
     order: np.ndarray  # (M,) int64, or empty when already sorted
     is_sorted: bool
     columns: dict[str, np.ndarray]  # flat float32 / int32 constituent columns (views, no copies)
-    jet_pt: np.ndarray
-    jet_energy: np.ndarray
+    jet_columns: dict[str, np.ndarray]  # (N,) float32 jet columns (``pt``, ``energy``, GeV)
+    compiled: kernel.CompiledKernel = dataclasses.field(repr=False, compare=False)  # of ``specs``
     scratch: _Scratch = dataclasses.field(default_factory=lambda: _Scratch(), compare=False)
 
     @property
@@ -209,8 +208,19 @@ def prepare_columns(
     jet_columns: Mapping[str, np.ndarray],
     feature_set: FeatureSelection,
 ) -> PreparedJets:
-    """Validate flat columns (``offsets`` (N+1,) from 0; jet ``pt``/``energy`` (N,)) for filling."""
+    """Validate flat columns (``offsets`` (N+1,) from 0; jet columns such as ``pt`` (N,)) for filling.
+
+    Columns are keyed by field name without prefix (``px``, ``pt``); the ones the
+    features read, and ``px``, ``py`` for the pT order, must be present.
+    """
     specs = resolve_specs(feature_set)
+    constituent_fields, jet_fields = required_fields(specs)
+    needed = dict.fromkeys(("px", "py", *constituent_fields))
+    missing = [f"constituent field {f!r}" for f in needed if f not in constituent_columns]
+    missing += [f"jet field {f!r}" for f in jet_fields if f not in jet_columns]
+    if missing:
+        msg = f"features {', '.join(s.name for s in specs)} need columns that were not given: {', '.join(missing)}"
+        raise ValueError(msg)
     columns: dict[str, np.ndarray] = {
         field: np.ascontiguousarray(values, dtype=np.int32 if field in FLAG_FIELDS else np.float32)
         for field, values in constituent_columns.items()
@@ -231,8 +241,8 @@ def prepare_columns(
         order=_EMPTY_I64 if order is None else order,
         is_sorted=order is None,
         columns=columns,
-        jet_pt=jet_columns.get("pt", _EMPTY_F32),
-        jet_energy=jet_columns.get("energy", _EMPTY_F32),
+        jet_columns=jet_columns,
+        compiled=kernel.compile_kernel(specs),
     )
 
 
@@ -246,25 +256,30 @@ def _fill(
     scratch: _Scratch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of jets ``start:stop`` of a prepared array (no awkward calls: cheap per batch)."""
-    specs = prepared.specs
-    x, mask = _output_arrays(stop - start, max_particles, len(specs), out)
+    compiled = prepared.compiled
+    x, mask = _output_arrays(stop - start, max_particles, len(prepared.specs), out)
     first, last = int(prepared.offsets[start]), int(prepared.offsets[stop])
-    columns = prepared.columns
-    kernel.fill_kernel(specs)(
-        x,
-        mask,
-        np.array([s.pad_value for s in specs], dtype=np.float32),
-        prepared.offsets[start : stop + 1],
-        prepared.order,
-        prepared.is_sorted,
-        pad_mode == "wrap",
+    fixed = {
+        "out": x,
+        "mask": mask,
+        "pad_value": compiled.generated.pad_values,
+        "offsets": prepared.offsets[start : stop + 1],
+        "order": prepared.order,
+        "is_sorted": prepared.is_sorted,
+        "wrap": pad_mode == "wrap",
+        "first": first,
+    }
+    # The rest, by the generated kernel's own argument list: precomputed columns, then fields.
+    generated = compiled.batch_arguments(
+        prepared.columns,
+        prepared.jet_columns,
+        start,
+        stop,
         first,
-        *_transcendentals(columns, first, last, scratch or _Scratch()),
-        *(columns.get(f, _EMPTY_F32) for f in _RAW_COLUMNS),
-        *(columns.get(f, _EMPTY_I32) for f in FLAG_FIELDS),
-        prepared.jet_pt[start:stop],
-        prepared.jet_energy[start:stop],
+        last,
+        (scratch or _Scratch()).get,
     )
+    compiled.fill(*(fixed[name] for name in kernel.FIXED_ARGUMENTS), *generated)
     return x, mask
 
 
@@ -307,25 +322,6 @@ def _output_arrays(
     return x_buffer[:n_jets], mask_buffer[:n_jets]
 
 
-def _transcendentals(
-    columns: dict[str, np.ndarray], first: int, last: int, scratch: _Scratch
-) -> tuple[np.ndarray, ...]:
-    """log(pt^2), log(E), tanh(d0), tanh(dz) of constituents ``first:last`` (NumPy SIMD float32)."""
-    n = last - first
-    px, py = columns["px"][first:last], columns["py"][first:last]
-    log_pt2 = np.multiply(px, px, out=scratch.get("log_pt2", n))
-    square = np.multiply(py, py, out=scratch.get("square", n))
-    np.add(log_pt2, square, out=log_pt2)
-    np.log(log_pt2, out=log_pt2)
-    results = [log_pt2]
-    for field, function in (("energy", np.log), ("d0val", np.tanh), ("dzval", np.tanh)):
-        if field in columns:
-            results.append(function(columns[field][first:last], out=scratch.get(field, n)))
-        else:
-            results.append(_EMPTY_F32)
-    return tuple(results)
-
-
 def _validate(columns: dict[str, np.ndarray]) -> None:
     """Refuse inputs that would give NaN or a silently clipped infinity."""
     for field, values in columns.items():
@@ -345,9 +341,12 @@ def _validate(columns: dict[str, np.ndarray]) -> None:
 
 def _validate_jets(jet_columns: dict[str, np.ndarray]) -> None:
     for field, values in jet_columns.items():
-        if not (np.isfinite(values) & (values > 0)).all():
-            n_bad = int((~(np.isfinite(values) & (values > 0))).sum())
-            msg = f"jet field {field!r} has {n_bad} non-finite or non-positive values; clean the jets first (jetscale.io.clean_jets)"
+        positive = field in _POSITIVE_JET_FIELDS
+        good = np.isfinite(values) & (values > 0) if positive else np.isfinite(values)
+        if not good.all():
+            n_bad = int((~good).sum())
+            what = "non-finite or non-positive" if positive else "non-finite"
+            msg = f"jet field {field!r} has {n_bad} {what} values; clean the jets first (jetscale.io.clean_jets)"
             raise ValueError(msg)
 
 

@@ -1,4 +1,4 @@
-"""The formula language of the feature registry: parsing, checking, types, NumPy evaluation.
+"""The formula language of the feature registry: parsing, checking and types.
 
 A formula is one numpy-like Python expression, in the spirit of weaver-core's
 ``new_variables``, giving a feature's raw (unstandardized) value for one
@@ -19,9 +19,13 @@ Arithmetic follows numba's scalar rules, so a value is the same whichever part o
 the kernel computes it: float32 with float32 stays float32; a number literal,
 an int32 flag or any float64 operand makes the result float64; a function of a
 float32 value is float32 (``log(part_energy)`` is a float32 log); integer
-results are int64 and ``/`` of integers is float64. The kernel stores every
-feature as float32 after standardization. The fields a feature reads (its
-``inputs``) are derived from the formula, never declared separately.
+results are int64 and ``/`` of integers is float64. Two choices of the kernel
+show in the last bit: a division by a jet-level quantity is a multiplication by
+its reciprocal (one float64 division per jet), and ``log``/``exp``/``tanh`` of
+constituent fields alone use NumPy's SIMD implementation, anything else libm's
+(see :mod:`jetscale.features.kernel`). The kernel stores every feature as float32
+after standardization. The fields a feature reads (its ``inputs``) are derived
+from the formula, never declared separately.
 """
 
 from __future__ import annotations
@@ -45,24 +49,30 @@ class Function:
     """A function of the language: its arity, NumPy ufunc and numba source template."""
 
     arity: int
-    ufunc: np.ufunc | None  # None: composite, evaluated by its own rule (hypot)
+    ufunc: str | None  # name in NumPy; None: composite, emitted by its own rule (hypot)
     numba: str  # format string over the arguments' source
     transcendental: bool  # a libm call (~45 ns): worth precomputing per batch with NumPy SIMD
 
 
 #: Every function a formula may call.
 FUNCTIONS: dict[str, Function] = {
-    "log": Function(1, np.log, "math.log({0})", transcendental=True),
-    "exp": Function(1, np.exp, "math.exp({0})", transcendental=True),
-    "tanh": Function(1, np.tanh, "math.tanh({0})", transcendental=True),
-    "sqrt": Function(1, np.sqrt, "math.sqrt({0})", transcendental=False),
-    "abs": Function(1, np.absolute, "abs({0})", transcendental=False),
+    "log": Function(1, "log", "math.log({0})", transcendental=True),
+    "exp": Function(1, "exp", "math.exp({0})", transcendental=True),
+    "tanh": Function(1, "tanh", "math.tanh({0})", transcendental=True),
+    "sqrt": Function(1, "sqrt", "math.sqrt({0})", transcendental=False),
+    "abs": Function(1, "absolute", "abs({0})", transcendental=False),
     "hypot": Function(
         2, None, "math.sqrt(float({0}) * {0} + float({1}) * {1})", transcendental=False
     ),
 }
 
-_BINARY = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide}
+#: Binary operators besides ``**``: (Python and numba symbol, NumPy ufunc).
+OPERATORS: dict[type[ast.operator], tuple[str, str]] = {
+    ast.Add: ("+", "add"),
+    ast.Sub: ("-", "subtract"),
+    ast.Mult: ("*", "multiply"),
+    ast.Div: ("/", "true_divide"),
+}
 _F32, _F64, _I32, _I64 = (np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
 
 
@@ -136,72 +146,6 @@ def dtype_of(node: ast.expr, leaf: Callable[[str], np.dtype] = field_dtype) -> n
     return _F32 if argument == _F32 else _F64
 
 
-def evaluate(
-    node: ast.expr,
-    leaf: Callable[[str], np.ndarray],
-    buffer: Callable[[np.dtype], np.ndarray],
-    out: np.ndarray | None = None,
-) -> np.ndarray | np.generic:
-    """Value of a tree over whole columns with NumPy ufuncs, in the language's types.
-
-    ``leaf`` gives each name's array; ``buffer(dtype)`` a fresh scratch array of
-    the columns' length for intermediate results. The result lands in ``out``
-    when its dtype matches (intermediate results are computed in place there, as
-    ``np.multiply(px, px, out=r); r += py * py; np.log(r, out=r)``).
-    """
-    dtype = dtype_of(node, lambda n: leaf(n).dtype)
-    if out is not None and out.dtype != dtype:
-        out = None
-    if isinstance(node, ast.Constant):
-        return dtype.type(node.value)
-    if isinstance(node, ast.Name):
-        return leaf(node.id)
-    if isinstance(node, ast.UnaryOp):
-        operand = evaluate(node.operand, leaf, buffer, out)
-        if isinstance(node.op, ast.UAdd):
-            return operand
-        return np.negative(operand, out=_target(operand, out, buffer, dtype), dtype=dtype)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-        power = int(ast.literal_eval(node.right))
-        base = evaluate(node.left, leaf, buffer, out if power <= 2 else None)
-        if power == 1:
-            return base
-        result = np.multiply(base, base, out=_target(base, out, buffer, dtype), dtype=dtype)
-        for _ in range(power - 2):
-            result = np.multiply(result, base, out=result if result.ndim else None, dtype=dtype)
-        return result
-    if isinstance(node, ast.BinOp):
-        left = evaluate(node.left, leaf, buffer, out)
-        right = evaluate(node.right, leaf, buffer)
-        target = _target(left, out, buffer, dtype, right)
-        return _BINARY[type(node.op)](left, right, out=target, dtype=dtype)
-    assert isinstance(node, ast.Call)
-    assert isinstance(node.func, ast.Name)
-    if node.func.id == "hypot":
-        a, b = (evaluate(arg, leaf, buffer) for arg in node.args)
-        result = np.multiply(a, a, out=_target(a, out, buffer, dtype, b), dtype=dtype)
-        square = np.multiply(b, b, out=buffer(dtype) if np.ndim(b) else None, dtype=dtype)
-        result = np.add(result, square, out=result if np.ndim(result) else None, dtype=dtype)
-        return np.sqrt(result, out=result if np.ndim(result) else None)
-    function = FUNCTIONS[node.func.id]
-    assert function.ufunc is not None
-    argument = evaluate(node.args[0], leaf, buffer, out)
-    return function.ufunc(argument, out=_target(argument, out, buffer, dtype), dtype=dtype)
-
-
-def _target(
-    value: np.ndarray | np.generic,
-    out: np.ndarray | None,
-    buffer: Callable[[np.dtype], np.ndarray],
-    dtype: np.dtype,
-    other: np.ndarray | np.generic | None = None,
-) -> np.ndarray | None:
-    """Where an operation on ``value`` (and ``other``) writes: ``out``, a scratch buffer, or None for scalars."""
-    if np.ndim(value) == 0 and (other is None or np.ndim(other) == 0):
-        return None  # constant-only subexpression: a NumPy scalar
-    return out if out is not None else buffer(dtype)
-
-
 def _widen(dtype: np.dtype) -> np.dtype:
     return _I64 if dtype.kind in "iub" else dtype
 
@@ -227,7 +171,7 @@ def _problem(node: ast.AST) -> str | None:
             ):
                 return f"has the power {ast.unparse(node)!r}; exponents must be literal integers 1..{MAX_POWER}"
             return None
-        if type(node.op) not in _BINARY:
+        if type(node.op) not in OPERATORS:
             return f"uses the operator {type(node.op).__name__} in {ast.unparse(node)!r}; allowed: + - * / **"
         return None
     if isinstance(node, ast.UnaryOp):

@@ -1,4 +1,4 @@
-"""The compiled kernels behind :func:`jetscale.features.build_features`.
+"""The compiled kernels behind :func:`jetscale.features.build_features`, generated from the registry.
 
 Why hand-written loops: building the padded ``(N, P, F)`` block with NumPy
 takes one full pass over memory per formula, clip and scatter (~60 passes for
@@ -7,20 +7,35 @@ computes every feature of a constituent while its inputs sit in registers and
 writes each output slot once. No library (awkward, vector, coffea) offers a
 padded, standardized, fused feature block, so this is ours.
 
+The fill kernel is *generated from the registry formulas* (the language is in
+:mod:`jetscale.features.formula`); there is no hand-written expression table.
+Each formula's syntax tree is split three ways:
+
+* a transcendental call (``log``, ``exp``, ``tanh``) whose arguments read only
+  constituent fields is *precomputed* per batch with NumPy's SIMD ufuncs into a
+  reused scratch column (generated NumPy code, :mod:`jetscale.features.precompute`),
+  because a libm call per constituent inside the loop costs ~45 ns; the kernel
+  reads it as ``pre<k>[i - first]``;
+* a subexpression reading only jet fields is computed once per jet, at the top
+  of the jet loop, and so is the reciprocal of a jet-level divisor (``part_px /
+  jet_pt`` becomes ``part_px[i] * (1.0 / jet_pt[j])``);
+* everything else is inlined in the per-constituent loop.
+
+Identical subexpressions (equal ``ast.dump``) are computed once. Each feature set
+becomes straight-line code with its centers, scales and clip bounds inlined as
+constants (a generic loop over a table of constants ran 2-3x slower, because the
+table lookups and unconditional clips block vectorization), and the kernel's
+arguments are only the fields the set reads. :func:`kernel_source` shows the code.
+
 Nothing is cached on disk (``cache=True`` would write numba files into
 site-packages that ``pip uninstall`` leaves behind); the JIT cost is about 1.5 s
 per feature set and 0.3 s for validation, once per process.
-
-The fill kernel is *generated from the registry*: each feature set becomes
-straight-line code with its centers, scales and clip bounds inlined as
-constants (a generic loop over a table of constants ran 2-3x slower, because the
-table lookups and unconditional clips block vectorization). The registry stays
-the single source of truth; :data:`EXPRESSIONS` only says how each raw value is
-read from the kernel's inputs.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -29,45 +44,21 @@ from typing import cast
 import numba
 import numpy as np
 
-from jetscale.features.registry import FEATURES, FeatureSpec
+from jetscale.features.formula import (
+    CONSTITUENT_PREFIX,
+    FUNCTIONS,
+    JET_PREFIX,
+    OPERATORS,
+    dtype_of,
+    field_dtype,
+    fields_read,
+)
+from jetscale.features.precompute import Precomputed, batch_source
+from jetscale.features.registry import FeatureSpec
+from jetscale.schema import CONSTITUENT_FIELDS, JET_FIELDS
 
-#: Raw (unstandardized) value of each feature for flat constituent index ``i``.
-#: ``log_pt2`` (log of pT^2), ``log_e``, ``tanh_d0``, ``tanh_dz`` are precomputed per batch
-#: (into reused scratch buffers indexed from ``first``) with NumPy's SIMD float32 math:
-#: a libm call per constituent inside the loop costs ~45 ns.
-EXPRESSIONS: dict[str, str] = {
-    "part_pt_log": "0.5 * log_pt2[i - first]",
-    "part_e_log": "log_e[i - first]",
-    "part_logptrel": "0.5 * log_pt2[i - first] - log_jet_pt",
-    "part_logerel": "log_e[i - first] - log_jet_e",
-    "part_deltaR": "math.sqrt(float(deta[i]) * deta[i] + float(dphi[i]) * dphi[i])",
-    "part_charge": "charge[i]",
-    "part_isChargedHadron": "is_charged_hadron[i]",
-    "part_isNeutralHadron": "is_neutral_hadron[i]",
-    "part_isPhoton": "is_photon[i]",
-    "part_isElectron": "is_electron[i]",
-    "part_isMuon": "is_muon[i]",
-    "part_d0": "tanh_d0[i - first]",
-    "part_d0err": "d0err[i]",
-    "part_dz": "tanh_dz[i - first]",
-    "part_dzerr": "dzerr[i]",
-    "part_deta": "deta[i]",
-    "part_dphi": "dphi[i]",
-    "part_px_rel": "px[i] * inv_jet_pt",
-    "part_py_rel": "py[i] * inv_jet_pt",
-    "part_pz_rel": "pz[i] * inv_jet_pt",
-    "part_e_rel": "energy[i] * inv_jet_pt",
-    "part_px": "px[i]",
-    "part_py": "py[i]",
-    "part_pz": "pz[i]",
-    "part_energy": "energy[i]",
-    "part_pt": "math.sqrt(float(px[i]) * px[i] + float(py[i]) * py[i])",
-    "part_mask": "1.0",
-}
-# Fail at import, not with a KeyError deep in a worker, if the registry grows.
-assert set(EXPRESSIONS) == set(FEATURES), "every registry feature needs a kernel expression"
-
-KERNEL_ARGUMENTS = (
+#: The kernel's leading arguments; the generated ones (``pre<k>``, fields) follow.
+FIXED_ARGUMENTS = (
     "out",  # (N, P, F) float32, written in full
     "mask",  # (N, P) bool, written in full
     "pad_value",  # (F,) float32
@@ -75,31 +66,12 @@ KERNEL_ARGUMENTS = (
     "order",  # (M,) int64 flat permutation, pT-descending within each jet (unused if sorted)
     "is_sorted",  # bool: constituents already pT-descending, read them in place
     "wrap",  # bool: repeat the jet's constituents into padded slots
-    "first",  # flat index of the first constituent of this batch (scratch arrays start there)
-    "log_pt2",
-    "log_e",
-    "tanh_d0",
-    "tanh_dz",
-    "px",
-    "py",
-    "pz",
-    "energy",
-    "deta",
-    "dphi",
-    "d0err",
-    "dzerr",
-    "charge",
-    "is_charged_hadron",  # (M,) int32 PID flags
-    "is_neutral_hadron",
-    "is_photon",
-    "is_electron",
-    "is_muon",
-    "jet_pt",  # (N,) GeV
-    "jet_energy",  # (N,) GeV
+    "first",  # flat index of the first constituent of this batch (pre<k> columns start there)
 )
 
 _TEMPLATE = """
 def fill_features({arguments}):
+{comments}
     n_jets, n_slots, n_features = out.shape
     flat = out.reshape(n_jets * n_slots * n_features)  # flat indexing: no per-slot views
     flat_mask = mask.reshape(n_jets * n_slots)
@@ -109,9 +81,7 @@ def fill_features({arguments}):
     for j in range(n_jets):
         start = offsets[j]
         n_kept = min(offsets[j + 1] - start, n_slots)
-        log_jet_pt = math.log(jet_pt[j])
-        log_jet_e = math.log(jet_energy[j])
-        inv_jet_pt = 1.0 / jet_pt[j]
+{per_jet}
         slot0 = j * n_slots
         flat_mask[slot0 : slot0 + n_kept] = True
         flat_mask[slot0 + n_kept : slot0 + n_slots] = False
@@ -134,8 +104,133 @@ def fill_features({arguments}):
 """
 
 
-def _standardized(spec: FeatureSpec) -> str:
-    expr = EXPRESSIONS[spec.name]
+@dataclasses.dataclass(frozen=True)
+class FeatureKernel:
+    """The generated code of a spec tuple (see :func:`generate`)."""
+
+    source: str  # the numba fill kernel, ``fill_features(*arguments)``
+    batch_source: str  # NumPy: ``batch_arguments(...)``, the arguments after FIXED_ARGUMENTS
+    arguments: tuple[str, ...]  # FIXED_ARGUMENTS, then pre<k>, part_<field>, jet_<field>
+    precomputed: tuple[Precomputed, ...]  # in dependency order
+    pad_values: np.ndarray  # (F,) float32
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledKernel:
+    """The callables of a spec tuple (see :func:`compile_kernel`)."""
+
+    fill: Callable[..., None]  # numba, arguments ``generated.arguments``
+    batch_arguments: Callable[..., tuple[np.ndarray, ...]]
+    generated: FeatureKernel
+
+
+class _Generator:
+    """Walks the formula trees of a spec tuple and emits the kernel's source."""
+
+    def __init__(self) -> None:
+        self.precomputed: dict[str, Precomputed] = {}  # by ast.dump of the call
+        self.per_jet: dict[str, tuple[str, str]] = {}  # by ast.dump: (local name, assignment)
+        self.fields: set[str] = set()  # part_* / jet_* names the kernel itself reads
+
+    def constituent(self, node: ast.expr) -> str:
+        """Source of ``node``'s value for flat constituent ``i`` of jet ``j``."""
+        reads_part, reads_jet = _reads(node)
+        if reads_jet and not reads_part:
+            return self._per_jet(node)
+        if isinstance(node, ast.Constant):
+            return repr(node.value)
+        if isinstance(node, ast.Name):
+            self.fields.add(node.id)
+            return f"{node.id}[i]"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if FUNCTIONS[node.func.id].transcendental and reads_part and not reads_jet:
+                return f"{self._precompute(node)}[i - first]"
+            arguments = [self.constituent(argument) for argument in node.args]
+            return FUNCTIONS[node.func.id].numba.format(*arguments)
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Div) and _reads(node.right) == (False, True):
+                # A multiply per constituent instead of a divide (one float64 rounding more).
+                inverse = ast.BinOp(left=ast.Constant(1.0), op=ast.Div(), right=node.right)
+                return f"({self.constituent(node.left)} * {self._per_jet(inverse)})"
+            return self._binary(node, self.constituent)
+        assert isinstance(node, ast.UnaryOp)
+        return self._unary(node, self.constituent)
+
+    def jet(self, node: ast.expr) -> str:
+        """Source of a jet-level ``node``'s value for jet ``j``."""
+        if isinstance(node, ast.Constant):
+            return repr(node.value)
+        if isinstance(node, ast.Name):
+            self.fields.add(node.id)
+            return f"{node.id}[j]"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return FUNCTIONS[node.func.id].numba.format(*(self.jet(a) for a in node.args))
+        if isinstance(node, ast.BinOp):
+            return self._binary(node, self.jet)
+        assert isinstance(node, ast.UnaryOp)
+        return self._unary(node, self.jet)
+
+    def _per_jet(self, node: ast.expr) -> str:
+        key = ast.dump(node)
+        if key not in self.per_jet:
+            name = f"jet{len(self.per_jet)}"
+            assignment = f"{name} = {self.jet(node)}  # {ast.unparse(node)}"
+            self.per_jet[key] = (name, assignment)
+        return self.per_jet[key][0]
+
+    def _precompute(self, call: ast.Call) -> str:
+        key = ast.dump(call)
+        if key not in self.precomputed:
+            tree = self._with_precomputed(call, top=True)  # registers inner calls first
+            name = f"pre{len(self.precomputed)}"
+            dtype = dtype_of(tree, self.dtype)
+            self.precomputed[key] = Precomputed(name, tree, dtype, ast.unparse(call))
+        return self.precomputed[key].name
+
+    def _with_precomputed(self, node: ast.expr, top: bool = False) -> ast.expr:
+        """A copy of ``node`` whose inner transcendental calls are names of precomputed columns."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if not top and FUNCTIONS[node.func.id].transcendental and fields_read(node):
+                return ast.Name(id=self._precompute(node))
+            arguments = [self._with_precomputed(a) for a in node.args]
+            return ast.Call(func=ast.Name(id=node.func.id), args=arguments, keywords=[])
+        if isinstance(node, ast.BinOp):
+            left, right = self._with_precomputed(node.left), self._with_precomputed(node.right)
+            return ast.BinOp(left=left, op=node.op, right=right)
+        if isinstance(node, ast.UnaryOp):
+            return ast.UnaryOp(op=node.op, operand=self._with_precomputed(node.operand))
+        return node  # a field or a number: leaves are never modified, so sharing is safe
+
+    def dtype(self, name: str) -> np.dtype:
+        """dtype of a name in a precomputed tree: a field or an earlier ``pre<k>``."""
+        for step in self.precomputed.values():
+            if step.name == name:
+                return step.dtype
+        return field_dtype(name)
+
+    @staticmethod
+    def _binary(node: ast.BinOp, emit: Callable[[ast.expr], str]) -> str:
+        left = emit(node.left)
+        if isinstance(node.op, ast.Pow):  # x**n as n - 1 multiplications, like NumPy's x * x
+            return "(" + " * ".join([left] * cast(int, ast.literal_eval(node.right))) + ")"
+        return f"({left} {OPERATORS[type(node.op)][0]} {emit(node.right)})"
+
+    @staticmethod
+    def _unary(node: ast.UnaryOp, emit: Callable[[ast.expr], str]) -> str:
+        operand = emit(node.operand)
+        return f"(-{operand})" if isinstance(node.op, ast.USub) else operand
+
+
+def _reads(node: ast.expr) -> tuple[bool, bool]:
+    """Whether ``node`` reads (constituent fields, jet fields)."""
+    names = fields_read(node)
+    return (
+        any(n.startswith(CONSTITUENT_PREFIX) for n in names),
+        any(n.startswith(JET_PREFIX) for n in names),
+    )
+
+
+def _standardized(spec: FeatureSpec, expr: str) -> str:
     if spec.center != 0.0:
         expr = f"({expr} - {spec.center!r})"
     if spec.scale != 1.0:
@@ -147,27 +242,67 @@ def _standardized(spec: FeatureSpec) -> str:
     return expr
 
 
-def kernel_source(specs: tuple[FeatureSpec, ...]) -> str:
-    """Python source of the fill kernel for a spec tuple (inspectable, for debugging)."""
-    lines = [
-        f"            flat[base + {column}] = {_standardized(spec)}"
+@functools.cache
+def generate(specs: tuple[FeatureSpec, ...]) -> FeatureKernel:
+    """The generated (not yet compiled) code of a spec tuple; see the module docstring."""
+    generator = _Generator()
+    body = [
+        f"            flat[base + {column}] = {_standardized(spec, generator.constituent(spec.tree))}"
         for column, spec in enumerate(specs)
     ]
-    return _TEMPLATE.format(arguments=", ".join(KERNEL_ARGUMENTS), body="\n".join(lines))
+    precomputed = tuple(generator.precomputed.values())
+    fields = [CONSTITUENT_PREFIX + f for f in CONSTITUENT_FIELDS]
+    fields += [JET_PREFIX + f for f in JET_FIELDS]
+    kernel_fields = [f for f in fields if f in generator.fields]
+    arguments = (*FIXED_ARGUMENTS, *(step.name for step in precomputed), *kernel_fields)
+    comments = [
+        f"    # {step.name} = {step.formula}: {step.dtype}, precomputed per batch with NumPy"
+        for step in precomputed
+    ]
+    source = _TEMPLATE.format(
+        arguments=", ".join(arguments),
+        comments="\n".join(comments),
+        per_jet="\n".join(f"        {assignment}" for _, assignment in generator.per_jet.values()),
+        body="\n".join(body),
+    )
+    return FeatureKernel(
+        source=source,
+        batch_source=batch_source(precomputed, kernel_fields, generator.dtype),
+        arguments=arguments,
+        precomputed=precomputed,
+        pad_values=np.array([s.pad_value for s in specs], dtype=np.float32),
+    )
+
+
+def kernel_source(specs: tuple[FeatureSpec, ...]) -> str:
+    """Python source of a spec tuple's kernel: the NumPy batch step, then the numba fill kernel."""
+    generated = generate(specs)
+    return generated.batch_source + generated.source
 
 
 @functools.cache
-def fill_kernel(specs: tuple[FeatureSpec, ...]) -> Callable[..., None]:
-    """The compiled fill kernel of a spec tuple (compiled once per process, ~1 s).
+def compile_kernel(specs: tuple[FeatureSpec, ...]) -> CompiledKernel:
+    """The callables of a spec tuple (numba compiles on the first call, ~1 s, once per process).
 
     Keyed by the specs themselves, constants included: a model whose sidecar
     carries other standardization constants gets its own kernel.
     """
-    namespace: dict[str, object] = {"math": math}
+    generated = generate(specs)
     title = ",".join(s.name for s in specs)
-    exec(compile(kernel_source(specs), f"<jetscale kernel {title}>", "exec"), namespace)
+    namespace: dict[str, object] = {"math": math, "np": np}
+    exec(compile(generated.source, f"<jetscale kernel {title}>", "exec"), namespace)
+    exec(compile(generated.batch_source, f"<jetscale batch {title}>", "exec"), namespace)
     function = cast(Callable[..., None], namespace["fill_features"])
-    return cast(Callable[..., None], numba.njit(nogil=True)(function))
+    return CompiledKernel(
+        fill=cast(Callable[..., None], numba.njit(nogil=True)(function)),
+        batch_arguments=cast(Callable[..., tuple[np.ndarray, ...]], namespace["batch_arguments"]),
+        generated=generated,
+    )
+
+
+def fill_kernel(specs: tuple[FeatureSpec, ...]) -> Callable[..., None]:
+    """The compiled fill kernel of a spec tuple; its arguments are ``generate(specs).arguments``."""
+    return compile_kernel(specs).fill
 
 
 @numba.njit(nogil=True)

@@ -2,7 +2,9 @@
 
 It exists for two reasons: tests check the fused kernel against it on real
 generated jets, and ``benchmarks/bench_features.py`` measures how much faster the
-kernel is. It reads the same registry constants but shares no code with the kernel.
+kernel is. It reads the same registry constants but shares no code with the kernel:
+its :data:`FORMULAS` are written independently of the registry formulas, and a new
+registry feature needs its line here (a test checks that every feature has one).
 """
 
 from __future__ import annotations
