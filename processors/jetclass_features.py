@@ -16,40 +16,35 @@ import hist
 import numpy as np
 from coffea import processor
 
-from jetscale.features import FEATURE_SETS, build_features
-from jetscale.features.registry import reader_fields
-from jetscale.histograms.jets import FEATURE_RANGES
+from jetscale.features import DEFAULT_FEATURE_SET, FEATURE_SETS, build_features
+from jetscale.features.registry import reader_fields, resolve_specs
+from jetscale.histograms.jets import FEATURE_RANGES, class_axis, feature_axis, observable_axis
 from jetscale.io.jetclass import jets_from_branches
 from jetscale.io.quality import clean_jets
-from jetscale.schema import CLASS_NAMES, class_names_of
+from jetscale.schema import CLASS_NAMES, UNLABELLED, class_names_of
 
 
 class JetClassFeatureProcessor(processor.ProcessorABC):
     """Feature arrays and per-class histograms for JetClass-format ``tree`` events."""
 
-    def __init__(self, feature_set: str = "full21", max_particles: int = 128) -> None:
-        if feature_set not in FEATURE_SETS:
-            msg = f"unknown feature set {feature_set!r}; known sets: {', '.join(FEATURE_SETS)}"
-            raise ValueError(msg)
+    def __init__(self, feature_set: str = DEFAULT_FEATURE_SET, max_particles: int = 128) -> None:
+        resolve_specs(feature_set)  # refuses an unknown set, naming the known ones
         self.feature_set = feature_set
         self.max_particles = max_particles
 
     def _empty_histograms(self) -> dict[str, hist.Hist]:
-        def make(name: str, label: str, bins: int, low: float, high: float) -> hist.Hist:
+        def make(axis: hist.axis.Regular) -> hist.Hist:
             return hist.Hist(
                 hist.axis.StrCategory([], name="dataset", growth=True),
-                hist.axis.StrCategory([*CLASS_NAMES, "unlabelled"], name="jet_class"),
-                hist.axis.Regular(bins, low, high, name=name, label=label),
+                class_axis([*CLASS_NAMES, UNLABELLED]),
+                axis,
             )
 
-        out = {
-            "jet_sdmass": make("sdmass", r"Soft-drop mass $m_{SD}$ [GeV]", 50, 0, 250),
-            "jet_nparticles": make("nparticles", "Number of constituents", 50, 0, 150),
-        }
+        out = {f"jet_{name}": make(observable_axis(name)) for name in ("sdmass", "nparticles")}
         names = FEATURE_SETS[self.feature_set]
-        for name, (label, low, high) in FEATURE_RANGES.items():
+        for name in FEATURE_RANGES:
             if name in names:
-                out[f"feature_{name}"] = make(name, label, 50, low, high)
+                out[f"feature_{name}"] = make(feature_axis(name))
         return out
 
     def process(self, events: Any) -> dict[str, Any]:

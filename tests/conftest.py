@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import vector
 
-from jetscale.histograms.tagger import UNLABELLED, fill_tagger_histograms, tagger_histograms
+from jetscale.histograms.tagger import fill_tagger_histograms, tagger_histograms
+from jetscale.schema import UNLABELLED
 
 SHARED_NANOAOD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nanoaod"
 FLAGS = ("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")

@@ -227,3 +227,21 @@ def test_background_rejection_by_hand() -> None:
     assert background_rejection(curve, 1.0) == 2.0  # score >= 0.3 keeps 0.85 and 0.5
     with pytest.raises(ValueError, match="signal efficiency must be in"):
         background_rejection(curve, 0.0)
+
+
+def test_discriminant_on_awkward_and_dask_awkward() -> None:
+    """The same numbers, with the nesting kept, for the arrays a coffea analysis holds."""
+    import awkward as ak
+    import dask_awkward as dak
+
+    signal = ak.Array([[np.float32(0.6), np.float32(0.0)], [], [np.float32(0.25)]])
+    background = ak.Array([[np.float32(0.2), np.float32(0.0)], [], [np.float32(0.75)]])
+    expected = [[0.75, 0.5], [], [0.25]]
+    eager = discriminant(signal, background)
+    assert str(ak.type(eager)) == "3 * var * float64"
+    np.testing.assert_allclose(ak.flatten(eager).to_numpy(), [0.75, 0.5, 0.25], rtol=1e-7)
+    assert ak.num(eager).tolist() == [2, 0, 1]
+    lazy = discriminant(dak.from_awkward(signal, 2), dak.from_awkward(background, 2))
+    assert ak.flatten(lazy.compute()).to_list() == pytest.approx(
+        [x for row in expected for x in row], rel=1e-7
+    )

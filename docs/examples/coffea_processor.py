@@ -7,6 +7,7 @@ from coffea.nanoevents import NanoAODSchema
 
 from jetscale.inference import OnnxTagger
 from jetscale.io import FatJetSelection, fatjets_from_nanoaod
+from jetscale.metrics import discriminant
 from jetscale.runner import run_fileset
 
 
@@ -18,7 +19,7 @@ class TopTagAnalysis(processor.ProcessorABC):
         jets = fatjets_from_nanoaod(events, FatJetSelection(min_pt=300), "pfnano")
         jets = jets[jets.nparticles > 0]  # jets without PF candidates get no score
         scores = self.tagger(jets)  # (events, var) records, one field per class
-        top_vs_qcd = ak.flatten(scores.Tbqq / (scores.Tbqq + scores.QCD))
+        top_vs_qcd = ak.flatten(discriminant(scores.Tbqq, scores.QCD))  # Tbqq / (Tbqq + QCD)
         h = hist.Hist.new.StrCat([], name="dataset", growth=True).Reg(20, 0, 1, name="top_vs_qcd")
         return {"top_vs_qcd": h.Double().fill(events.metadata["dataset"], top_vs_qcd)}
 

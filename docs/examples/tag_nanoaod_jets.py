@@ -12,6 +12,7 @@ from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
 from jetscale.inference import OnnxTagger
 from jetscale.io import FatJetSelection, fatjets_from_nanoaod
+from jetscale.metrics import discriminant
 
 # These small samples lack a few cross-reference branches NanoAODSchema looks for.
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="coffea")
@@ -24,7 +25,7 @@ events = NanoEventsFactory.from_root(
 jets = fatjets_from_nanoaod(events, FatJetSelection(min_pt=200), "pfnano")  # (events, var)
 tagger = OnnxTagger("full21")  # needs track impact parameters: JetClass, PFNano
 scores = tagger(jets)  # same nesting as jets, one float32 field per class
-top_vs_qcd = scores.Tbqq / (scores.Tbqq + scores.QCD)
+top_vs_qcd = discriminant(scores.Tbqq, scores.QCD)  # Tbqq / (Tbqq + QCD), 0.5 if both are 0
 
 print(f"{len(events)} events, {ak.sum(ak.num(jets))} jets")
 print("classes:", ", ".join(tagger.class_names))

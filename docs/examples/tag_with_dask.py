@@ -13,6 +13,7 @@ from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
 from jetscale.inference import OnnxTagger
 from jetscale.io import FatJetSelection, fatjets_from_nanoaod
+from jetscale.metrics import discriminant
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="coffea")
 
@@ -23,7 +24,7 @@ events = NanoEventsFactory.from_root(
 jets = fatjets_from_nanoaod(events, FatJetSelection(min_pt=200))  # format detected: v15
 tagger = OnnxTagger("kinpid")  # v15 PF candidates carry no impact parameters
 scores = tagger(jets)  # a dask-awkward array: nothing is read yet
-top_vs_qcd = scores.Tbqq / (scores.Tbqq + scores.QCD)
+top_vs_qcd = discriminant(scores.Tbqq, scores.QCD)  # Tbqq / (Tbqq + QCD), 0.5 if both are 0
 
 columns = dak.report_necessary_columns(top_vs_qcd)
 print("columns read:", sorted(c for cols in columns.values() for c in cols))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the shipped default models and the README's comparison table.
+# Reproduces the shipped default models and their comparison table (results.md, shown in docs/results.md).
 #   bash recipes/default_models/run.sh [WORK_DIR]
 # Generates 10-class JetClass-format data (CMS card), trains the full21 and kinpid
 # Transformers and their particle-flow baselines, exports the Transformers into

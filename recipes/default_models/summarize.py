@@ -1,4 +1,4 @@
-"""Print the comparison table of the recipe's runs (final line of each metrics.jsonl) as Markdown."""
+"""Print the comparison table of the recipe's runs (the lowest-val-loss line of each metrics.jsonl) as Markdown."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+from jetscale.metrics import signal_classes
 from jetscale.nn import ModelConfig, count_parameters
 from jetscale.schema import CLASS_NAMES
 
 runs = Path(sys.argv[1])
-signal = [c for c in CLASS_NAMES if c != "QCD"]
+signal = signal_classes(CLASS_NAMES)
 print(
     "| model | features | params | val loss | accuracy | "
     + " | ".join(f"AUC {c}" for c in signal)

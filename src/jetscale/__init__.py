@@ -1,19 +1,23 @@
 """jetscale: constituent-level boosted-jet tagging for coffea analyses.
 
-The package is layered; each layer imports only the ones below it (a test checks it):
+The package is layered, from the bottom up; each layer imports only layers below
+it (``tests/test_architecture.py`` checks it):
 
-* data: :mod:`jetscale.schema` (JetClass branches, the jet layout), :mod:`jetscale.io`
-  (JetClass ROOT, parquet, NanoAOD fat jets), :mod:`jetscale.generate` (Pythia 8 + FastJet
-  + detector cards);
-* inputs and outputs of taggers: :mod:`jetscale.features` (the registry and the fused
-  kernel), :mod:`jetscale.sidecar` (``preprocess.json``), :mod:`jetscale.metrics` (the
-  tagging maths), :mod:`jetscale.histograms` (hist layouts and writers, no matplotlib);
-* models: :mod:`jetscale.nn` (torch networks), :mod:`jetscale.train`, :mod:`jetscale.export`,
-  :mod:`jetscale.inference` (ONNX Runtime), :mod:`jetscale.shipped` (the shipped taggers),
-  :mod:`jetscale.processors` and :mod:`jetscale.runner` (coffea), :mod:`jetscale.scaling`;
-* figures: :mod:`jetscale.plotting` (matplotlib and mplhep, imported when a figure is drawn);
-* :mod:`jetscale.jobs` (the work behind each command) and :mod:`jetscale.commands`
-  (the ``jetscale`` command line, one module per subcommand).
+1. :mod:`jetscale.schema` (JetClass branches, the jet layout); ``_version``, ``_optional``;
+2. :mod:`jetscale.io` (JetClass ROOT, parquet, NanoAOD fat jets, atomic writes);
+3. :mod:`jetscale.features` (the registry and the generated kernel),
+   :mod:`jetscale.generate` (Pythia 8 + FastJet + detector cards),
+   :mod:`jetscale.metrics` (the tagging maths);
+4. :mod:`jetscale.sidecar` (``preprocess.json``), :mod:`jetscale.histograms` (hist
+   layouts and writers, no matplotlib), :mod:`jetscale.nn` (torch networks),
+   :mod:`jetscale.shipped` (the shipped taggers);
+5. :mod:`jetscale.train`, :mod:`jetscale.inference` (ONNX Runtime), :mod:`jetscale.runner`
+   (coffea's Runner);
+6. :mod:`jetscale.export`, :mod:`jetscale.processors` (coffea processors),
+   :mod:`jetscale.scaling` (sweeps and scaling-law fits);
+7. :mod:`jetscale.plotting` (matplotlib and mplhep, imported when a figure is drawn);
+8. :mod:`jetscale.jobs` (the work behind each command);
+9. :mod:`jetscale.commands` (one module per subcommand) and :mod:`jetscale.cli`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ instead of a bare ``No module named ...``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from types import ModuleType
 
 
 class MissingDependencyError(ModuleNotFoundError):
@@ -33,3 +35,12 @@ def require(*modules: str, extra: str, purpose: str) -> None:
                 f"pip install 'jetscale[{extra}]'"
             )
             raise MissingDependencyError(msg, name=module)
+
+
+def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """``importlib.import_module(module)``, or :class:`MissingDependencyError` naming ``extra``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        msg = f"{purpose} needs {module!r}, which is not installed: pip install 'jetscale[{extra}]'"
+        raise MissingDependencyError(msg, name=module) from err

@@ -21,7 +21,7 @@ from jetscale.commands import COMMANDS
 
 
 def _command(name: str) -> ModuleType:
-    return importlib.import_module(f"jetscale.commands.{COMMANDS[name]}")
+    return importlib.import_module(f"jetscale.commands.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jetscale",
         description="Boosted-jet tagging for coffea analyses: generate, build features, train, "
         "export, tag, and study scaling laws.",
+        epilog="`jetscale COMMAND --help` explains each command; the documentation is in docs/ "
+        "(docs/cli.md). Global options such as -v go before the command.",
     )
     parser.add_argument("--version", action="version", version=f"jetscale {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import hist
 import numpy as np
@@ -39,11 +40,19 @@ def signal_classes(class_names: Sequence[str]) -> list[str]:
     return [c for c in class_names if c != BACKGROUND]
 
 
-def discriminant(p_signal: np.ndarray, p_background: np.ndarray) -> np.ndarray:
-    """``p_signal / (p_signal + p_background)`` in float64; 0.5 where both are 0."""
-    p = np.asarray(p_signal, dtype=np.float64)
-    total = p + np.asarray(p_background, dtype=np.float64)
-    return np.divide(p, total, out=np.full_like(p, 0.5), where=total > 0)
+def discriminant(p_signal: Any, p_background: Any) -> Any:
+    """``p_signal / (p_signal + p_background)`` in float64; 0.5 where both are 0.
+
+    Written with ufuncs only, so it takes NumPy, awkward (any nesting) and
+    dask-awkward arrays alike and returns the same kind.
+    """
+    if not type(p_signal).__module__.startswith(("awkward", "dask_awkward")):
+        p_signal = np.asarray(p_signal, dtype=np.float64)
+    p = p_signal * np.float64(1.0)  # float64 for float32 inputs too (a NumPy scalar promotes)
+    total = p + p_background
+    undefined = total == 0  # probabilities are >= 0: both are 0
+    # total + undefined is total where it is > 0 and 1 where it is 0: no division by zero.
+    return (p + 0.5 * undefined) / (total + undefined)
 
 
 def discriminants(prob: np.ndarray, class_names: Sequence[str]) -> dict[str, np.ndarray]:

@@ -81,9 +81,13 @@ JET_BRANCHES: Final[tuple[str, ...]] = tuple(f"jet_{f}" for f in JET_FIELDS)
 ALL_BRANCHES: Final[tuple[str, ...]] = PARTICLE_BRANCHES + LABEL_BRANCHES + JET_BRANCHES
 
 
+#: The class of jets without a truth label (data, NanoAOD): label -1.
+UNLABELLED: Final = "unlabelled"
+
+
 def class_names_of(labels: np.ndarray) -> np.ndarray:
-    """Class name of each label index, ``"unlabelled"`` for -1 (vectorized: no per-jet loop)."""
-    table = np.asarray([*CLASS_NAMES, "unlabelled"], dtype=object)
+    """Class name of each label index, :data:`UNLABELLED` for -1 (vectorized: no per-jet loop)."""
+    table = np.asarray([*CLASS_NAMES, UNLABELLED], dtype=object)
     return table[np.asarray(labels, dtype=np.int64)]  # -1 picks the last entry
 
 

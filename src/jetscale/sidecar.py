@@ -39,6 +39,8 @@ from jetscale.schema import CLASS_NAMES
 #: weaver's value for an unclipped bound.
 WEAVER_NO_CLIP = 1e32
 
+#: The file name of the sidecar, beside the ONNX model.
+SIDECAR_NAME = "preprocess.json"
 FEATURES_INPUT = "pf_features"  # (N, C, P) float32, weaver's layout
 MASK_INPUT = "pf_mask"  # (N, 1, P) float32, 1 for real constituents
 OUTPUT = "softmax"  # (N, n_classes) class probabilities
@@ -77,6 +79,7 @@ class ModelInputs:
 
     @property
     def length(self) -> int:
+        """Particle slots of every input (the sidecar's ``var_length``)."""
         return self.inputs[0].length
 
     def required_constituent_fields(self) -> dict[str, list[str]]:

@@ -9,15 +9,15 @@ command works with only the extras it needs.
 
 from __future__ import annotations
 
-#: Subcommand name -> module name, in the order ``jetscale --help`` lists them.
-COMMANDS: dict[str, str] = {
-    "run": "run",
-    "generate": "generate",
-    "features": "features",
-    "train": "train",
-    "export": "export",
-    "tag": "tag",
-    "scan": "scan",
-    "fit": "fit",
-    "cards": "cards",
-}
+#: The subcommands (each the name of its module), in the order ``jetscale --help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "generate",
+    "features",
+    "train",
+    "export",
+    "tag",
+    "scan",
+    "fit",
+    "cards",
+)

@@ -11,9 +11,17 @@ HELP = "export a training run to ONNX with preprocess.json and a model card"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="run directory of `jetscale train`")
     parser.add_argument(
-        "--out", type=Path, required=True, help="ONNX file to write (sidecars go beside it)"
+        "--out",
+        type=Path,
+        required=True,
+        help="ONNX file to write; preprocess.json and model_card.json go beside it",
     )
-    parser.add_argument("--checkpoint", default="best.pt", help="best.pt (default) or last.pt")
+    parser.add_argument(
+        "--checkpoint",
+        default="best.pt",
+        help="checkpoint file of the run: best.pt (lowest validation loss, the default) or "
+        "last.pt (the last step)",
+    )
     parser.add_argument(
         "--parity-data",
         nargs="+",

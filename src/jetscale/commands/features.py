@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jetscale.features.registry import FEATURE_SETS
+from jetscale.commands.options import add_feature_options
 
 HELP = "write feature arrays (.npz) for JetClass/parquet files"
 
@@ -13,15 +13,7 @@ HELP = "write feature arrays (.npz) for JetClass/parquet files"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", help="files, globs, directories or .txt file lists")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument(
-        "--feature-set",
-        choices=list(FEATURE_SETS),
-        default="full21",
-        help="features to build (default: full21)",
-    )
-    parser.add_argument(
-        "--max-particles", type=int, default=128, help="constituent slots per jet (default: 128)"
-    )
+    add_feature_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

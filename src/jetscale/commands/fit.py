@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HELP = "fit scaling laws to a results table (CSV or parquet with N, D, loss); JSON and plots"
+from jetscale.commands.options import add_experiment_option
+
+HELP = (
+    "fit scaling laws to a results table (CSV or parquet with N = non-embedding parameters, "
+    "D = jets seen, loss); JSON and plots"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="main group of runs, e.g. --group feature_set=kin (default: the largest group)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
-    parser.add_argument(
-        "--experiment", default="CMS", help="mplhep style (CMS, ATLAS, LHCb, ALICE)"
-    )
+    add_experiment_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--jets-per-class", type=int, required=True, help="jets per class")
     parser.add_argument(
-        "--detector", default="cms", help="detector card name (see `jetscale cards`)"
+        "--detector",
+        default="cms",
+        help="detector card, see `jetscale cards` (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")

@@ -6,14 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
-from jetscale.features.registry import FEATURE_SETS
+from jetscale.commands.options import add_experiment_option, add_feature_options
 
 HELP = "the main job: generate (or reuse) a sample, build features, histogram, tag, plot"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", type=Path, default=Path("jetscale-output"), help="output directory"
+        "--out",
+        type=Path,
+        default=Path("jetscale-output"),
+        help="output directory (default: %(default)s)",
     )
     parser.add_argument(
         "--data", nargs="+", help="use these JetClass/parquet files instead of generating"
@@ -22,24 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jets-per-class", type=int, default=150, help="jets generated per class (default: 150)"
     )
     parser.add_argument(
-        "--detector", default="cms", help="detector card to generate with (see `jetscale cards`)"
+        "--detector",
+        default="cms",
+        help="detector card to generate with, see `jetscale cards` (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default: 1)")
     parser.add_argument(
         "--workers", type=int, default=2, help="generator worker processes (default: 2)"
     )
-    parser.add_argument(
-        "--feature-set",
-        choices=list(FEATURE_SETS),
-        default="full21",
-        help="features to build and histogram (default: full21)",
-    )
-    parser.add_argument(
-        "--max-particles", type=int, default=128, help="constituent slots per jet (default: 128)"
-    )
-    parser.add_argument(
-        "--experiment", default="CMS", help="mplhep style and label (CMS, ATLAS, LHCb, ALICE)"
-    )
+    add_feature_options(parser)
+    add_experiment_option(parser)
     parser.add_argument(
         "--nanoaod",
         type=Path,

@@ -10,7 +10,12 @@ HELP = "run a scaling sweep (YAML) as dask tasks; restartable; writes results.cs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, required=True, help="sweep file (YAML)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        help="sweep file (YAML; see analysis_examples/scaling_demo/sweep.yaml and docs/scaling.md)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="sweep directory")
     parser.add_argument(
         "--workers", type=int, default=None, help="local-cluster worker processes (default: cores)"

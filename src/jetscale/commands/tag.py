@@ -6,18 +6,23 @@ import argparse
 import json
 from pathlib import Path
 
+from jetscale.commands.options import add_experiment_option
+
 HELP = "tag JetClass or NanoAOD files in coffea: .coffea accumulator, ROOT histograms, plots"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", help="files, globs, directories or .txt file lists")
     parser.add_argument(
-        "--format", dest="fmt", choices=["jetclass", "nanoaod"], help="default: detect per file"
+        "--format",
+        dest="fmt",
+        choices=["jetclass", "nanoaod"],
+        help="input format (nanoaod: PFNano or v15); default: detected, all files must agree",
     )
     parser.add_argument(
         "--model",
         help="shipped model (full21, kinpid) or model.onnx path with preprocess.json beside it; "
-        "default: the shipped model matching the files' features",
+        "default: full21 for JetClass and PFNano, kinpid for NanoAOD v15",
     )
     parser.add_argument(
         "--executor",
@@ -34,13 +39,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chunksize", type=int, default=20_000, help="events (or jets) per chunk (default: 20000)"
     )
-    parser.add_argument("--out", type=Path, default=Path("jetscale-tag"), help="output directory")
-    parser.add_argument("--experiment", default="CMS", help="mplhep style and label")
-    parser.add_argument("--label", default="Preliminary", help="text after the experiment label")
-    parser.add_argument("--min-pt", type=float, default=200.0, help="NanoAOD fat-jet pT cut [GeV]")
-    parser.add_argument("--max-abs-eta", type=float, default=2.4, help="NanoAOD fat-jet |eta| cut")
     parser.add_argument(
-        "--jet-id", choices=["tight", "loose", "none"], default="tight", help="NanoAOD fat-jet ID"
+        "--out",
+        type=Path,
+        default=Path("jetscale-tag"),
+        help="output directory (default: %(default)s)",
+    )
+    add_experiment_option(parser)
+    parser.add_argument(
+        "--label",
+        default="Preliminary",
+        help="text after the experiment label (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-pt",
+        type=float,
+        default=200.0,
+        help="NanoAOD fat-jet pT cut in GeV (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-abs-eta",
+        type=float,
+        default=2.4,
+        help="NanoAOD fat-jet |eta| cut (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--jet-id",
+        choices=["tight", "loose", "none"],
+        default="tight",
+        help="NanoAOD fat-jet ID (default: %(default)s)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

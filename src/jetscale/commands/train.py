@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jetscale.features.registry import FEATURE_SETS
 
-HELP = "train the set-Transformer tagger (resumes RUN_DIR if it has a checkpoint)"
+HELP = "train the set-Transformer tagger; continues the run in --out if it has a checkpoint"
 
 #: Command-line option -> ModelConfig field.
 MODEL_OPTIONS = {
@@ -38,9 +38,14 @@ TRAIN_OPTIONS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", nargs="+", help="training files (paths, globs, directories, .txt lists)"
+        "--data",
+        nargs="+",
+        help="training files (paths, globs, directories, .txt lists); required without --config",
     )
-    parser.add_argument("--out", help="run directory (checkpoints, config.json, metrics.jsonl)")
+    parser.add_argument(
+        "--out",
+        help="run directory (checkpoints, config.json, metrics.jsonl); required without --config",
+    )
     parser.add_argument(
         "--config", type=Path, help="TOML or JSON config file; command-line options override it"
     )

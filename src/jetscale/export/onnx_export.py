@@ -17,7 +17,7 @@ from jetscale.features import build_features
 from jetscale.io import read_jets
 from jetscale.io.atomic import atomic_path
 from jetscale.nn import ModelConfig, build_model
-from jetscale.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, preprocess_json
+from jetscale.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, SIDECAR_NAME, preprocess_json
 from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
 
 OPSET = 17
@@ -99,7 +99,7 @@ def export_run(
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(onnx_path) as tmp:
         export_onnx(model, config.n_features, tmp)
-    sidecar = onnx_path.with_name("preprocess.json")
+    sidecar = onnx_path.with_name(SIDECAR_NAME)
     with atomic_path(sidecar) as tmp:
         tmp.write_text(
             json.dumps(

@@ -75,6 +75,7 @@ class FeatureSpec:
 
     @property
     def is_standardized(self) -> bool:
+        """Whether the spec shifts, scales or clips the raw value at all."""
         return (self.center, self.scale, self.lower, self.upper) != (0.0, 1.0, -NO_CLIP, NO_CLIP)
 
 

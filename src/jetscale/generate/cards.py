@@ -25,6 +25,8 @@ class CardError(ValueError):
 
 @dataclass(frozen=True)
 class TrackingCard:
+    """Tracker response: acceptance, pT threshold and resolution of charged particles."""
+
     eta_max: float  # tracker acceptance |eta|
     pt_min: float  # GeV
     efficiency: float  # probability to reconstruct a charged particle in acceptance
@@ -35,6 +37,8 @@ class TrackingCard:
 
 @dataclass(frozen=True)
 class CaloCard:
+    """A calorimeter: acceptance, energy threshold and stochastic (+) constant resolution."""
+
     eta_max: float
     energy_min: float  # GeV, after smearing
     stochastic: float  # sigma(E)/E = stochastic / sqrt(E/GeV) (+) constant
@@ -43,6 +47,8 @@ class CaloCard:
 
 @dataclass(frozen=True)
 class ParticleIdCard:
+    """Lepton identification: efficiency and acceptance for electrons and muons."""
+
     electron_efficiency: float  # tracked electrons flagged as electrons
     electron_eta_max: float
     muon_efficiency: float  # tracked muons flagged as muons
@@ -51,6 +57,8 @@ class ParticleIdCard:
 
 @dataclass(frozen=True)
 class ImpactParameterCard:
+    """Track impact-parameter resolution, sigma = const (+) slope / pT, for d0 and dz."""
+
     d0_const: float  # mm; sigma(d0) = const (+) slope / (pT/GeV)
     d0_slope: float  # mm GeV
     dz_const: float  # mm
@@ -59,6 +67,8 @@ class ImpactParameterCard:
 
 @dataclass(frozen=True)
 class DetectorCard:
+    """A whole detector card (a TOML file of ``generate/cards``), one section per subsystem."""
+
     name: str
     description: str
     tracking: TrackingCard

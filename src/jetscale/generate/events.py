@@ -14,19 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from jetscale._optional import import_optional
 from jetscale.generate.detector import GenParticles
-
-try:  # pythia8mc is the `gen` extra
-    import pythia8mc
-except ImportError:  # pragma: no cover - exercised only without the extra
-    pythia8mc = None
 
 
 def _require_pythia() -> Any:
-    if pythia8mc is None:
-        msg = "jetscale.generate needs Pythia 8; install it with `pip install 'jetscale[gen]'`"
-        raise ImportError(msg)
-    return pythia8mc
+    """The ``pythia8mc`` module, imported on first use (the ``gen`` extra)."""
+    return import_optional("pythia8mc", extra="gen", purpose="jetscale.generate (Pythia 8)")
 
 
 def make_pythia(settings: Sequence[str]) -> Any:

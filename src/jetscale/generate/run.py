@@ -44,6 +44,8 @@ _PYTHIA_SEED_MAX = 900_000_000
 
 @dataclass(frozen=True)
 class WorkUnit:
+    """One worker's share of a class: a number of jets from its own seed."""
+
     class_name: str
     unit_index: int
     n_jets: int
@@ -53,6 +55,8 @@ class WorkUnit:
 
 @dataclass(frozen=True)
 class UnitResult:
+    """The jets of one work unit and what it took to make them."""
+
     unit: WorkUnit
     jets: ak.Array
     n_events: int

@@ -20,10 +20,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-try:  # fastjet is the `gen` extra
-    import fastjet
-except ImportError:  # pragma: no cover - exercised only without the extra
-    fastjet = None
+from jetscale._optional import import_optional
 
 JET_RADIUS = 0.8
 SOFTDROP_ZCUT = 0.1
@@ -37,17 +34,16 @@ _banner_silenced = False
 
 
 def _fastjet() -> Any:
+    """The ``fastjet`` module, imported on first use (the ``gen`` extra), its banner silenced."""
     global _banner_silenced
-    if fastjet is None:
-        msg = "jetscale.generate needs FastJet; install it with `pip install 'jetscale[gen]'`"
-        raise ImportError(msg)
+    fastjet = import_optional("fastjet", extra="gen", purpose="jetscale.generate (FastJet)")
     if not _banner_silenced:
-        _silence_banner()
+        _silence_banner(fastjet)
         _banner_silenced = True
     return fastjet
 
 
-def _silence_banner() -> None:
+def _silence_banner(fastjet: Any) -> None:
     """Let FastJet print its once-per-process banner into /dev/null (library code stays quiet)."""
     sys.stdout.flush()
     saved = os.dup(1)

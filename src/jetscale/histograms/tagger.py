@@ -15,15 +15,17 @@ scores, so they reduce across chunks and workers like any other histogram.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
+from typing import cast
 
 import hist
 import numpy as np
 
-from jetscale.metrics import BACKGROUND, discriminants, signal_classes
-from jetscale.schema import CLASS_NAMES
+from jetscale.metrics import BACKGROUND, RocCurve, discriminants, roc_curve, signal_classes
+from jetscale.schema import CLASS_NAMES, UNLABELLED
 
-UNLABELLED = "unlabelled"
 #: Discriminant bin edges: 0.01 steps, then finer towards 1 (log-spaced in 1 - d).
 DISCRIMINANT_EDGES: np.ndarray = np.unique(
     np.concatenate([np.linspace(0.0, 0.99, 100), 1.0 - np.logspace(-2, -6, 161), [1.0]])
@@ -117,3 +119,32 @@ def fill_tagger_histograms(
             weight=w,
         )
     histograms["jet_pt"].fill(dataset=dataset, jet_class=jet_class, pt=pt, weight=w)
+
+
+def roc_curves(
+    discriminant: hist.Hist,
+    datasets: Sequence[str],
+    background: str = BACKGROUND,
+    signals: Sequence[str] | None = None,
+) -> dict[str, RocCurve]:
+    """The one-vs-``background`` ROC curve of each signal class, from the ``discriminant`` histogram.
+
+    ``datasets`` are summed (e.g. pT-binned samples with normalized weights).
+    A signal class gets a curve when both its own jets and ``background`` jets are
+    there (true ``jet_class``); ``signals`` defaults to every signal class.
+    """
+    summed = cast(
+        hist.Hist,
+        functools.reduce(
+            operator.add, (discriminant[{"dataset": hist.loc(name)}] for name in datasets)
+        ),
+    )
+    curves = {}
+    for signal in list(discriminant.axes["signal"]) if signals is None else signals:
+        selected = [
+            cast(hist.Hist, summed[{"jet_class": hist.loc(cls), "signal": hist.loc(signal)}])
+            for cls in (signal, background)
+        ]
+        if all(float(np.sum(h.values(flow=True))) > 0 for h in selected):
+            curves[signal] = roc_curve(*selected)
+    return curves

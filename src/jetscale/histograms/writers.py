@@ -18,6 +18,7 @@ import hist
 import numpy as np
 import uproot
 
+from jetscale._optional import import_optional
 from jetscale.io.atomic import atomic_path
 
 #: Axis types uproot cannot write; each of their bins becomes its own ROOT histogram.
@@ -85,11 +86,9 @@ TAGGER_KEYS = ("score", "discriminant", "jet_pt", "sdmass_vs_discriminant")
 
 
 def coffea_save() -> Callable[[Any, str], None]:
-    try:
-        from coffea.util import save
-    except ImportError as err:
-        msg = "writing .coffea files needs coffea: pip install 'jetscale[coffea]'"
-        raise ImportError(msg) from err
+    """``coffea.util.save``; raises naming the ``coffea`` extra when coffea is missing."""
+    util = import_optional("coffea.util", extra="coffea", purpose="writing .coffea files")
+    save: Callable[[Any, str], None] = util.save
     return save
 
 

@@ -31,8 +31,9 @@ import awkward as ak
 import numpy as np
 
 from jetscale.features.builder import field_or_property, prepare_columns
+from jetscale.features.registry import required_fields
 from jetscale.inference.coffea_base import coffea_ml_helper
-from jetscale.sidecar import ModelInputs, SidecarError, read_model_inputs
+from jetscale.sidecar import SIDECAR_NAME, ModelInputs, SidecarError, read_model_inputs
 
 if TYPE_CHECKING:
     from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
@@ -43,7 +44,6 @@ else:  # the same classes, without coffea.ml_tools' torch import (see coffea_bas
 
 #: Models up to this size are embedded in the (pickled) wrapper; larger ones are read by path.
 EMBED_LIMIT_BYTES = 32 * 1024 * 1024
-_JET_FIELDS = ("pt", "energy")
 #: Jets are padded to the next multiple of this many slots (at most the model's var_length).
 BUCKET_STEP = 16
 
@@ -65,7 +65,7 @@ def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, Path]:
     if not path.is_file():
         msg = f"{path}: no such ONNX model (shipped models: {', '.join(SHIPPED)})"
         raise FileNotFoundError(msg)
-    return path, path.with_name("preprocess.json")
+    return path, path.with_name(SIDECAR_NAME)
 
 
 class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
@@ -147,6 +147,11 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         """Constituent fields (internal names) the model's variables read, plus px, py."""
         return tuple(dict.fromkeys(("px", "py", *self.inputs.required_constituent_fields())))
 
+    @property
+    def jet_fields(self) -> tuple[str, ...]:
+        """Jet fields (``pt``, ``energy``, ... without ``jet_``) the model's variables read."""
+        return required_fields(self.inputs.specs)[1]
+
     def check_fields(self, available: Iterable[str], source: str = "the input") -> None:
         """Refuse, before any data is processed, an input lacking a field the model needs."""
         present = set(available)
@@ -177,7 +182,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         constituents = flat["constituents"]
         self.check_fields(ak.fields(constituents), "jets.constituents")
         arrays: dict[str, Any] = {"counts": ak.num(constituents, axis=1)}
-        for field in _JET_FIELDS:
+        for field in self.jet_fields:
             arrays[f"jet_{field}"] = _jet_field(flat, field)
         for field in self.constituent_fields:
             arrays[f"part_{field}"] = ak.flatten(constituents[field], axis=1)
@@ -218,7 +223,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
                 for k, v in arrays.items()
                 if k.startswith("part_")
             },
-            {f: arrays[f"jet_{f}"][order] for f in _JET_FIELDS},
+            {f: arrays[f"jet_{f}"][order] for f in self.jet_fields},
             self.inputs.specs,
         )
         slices = self._input_slices()
@@ -272,7 +277,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         ak.typetracer.touch_data(ak.num(constituents, axis=1))
         for field in self.constituent_fields:
             ak.typetracer.touch_data(constituents[field])
-        for field in _JET_FIELDS:
+        for field in self.jet_fields:
             ak.typetracer.touch_data(_jet_field(flat, field))
         empty = np.zeros((0, len(self.class_names)), dtype=np.float32)
         result = self.postprocess_awkward(

@@ -58,7 +58,7 @@ def run_fit(
     """Fit everything the table supports; write ``fit.json``, ``comparison.md`` and ``plots/``.
 
     ``group`` picks the main group, e.g. ``{"feature_set": "kin"}``. BLAS runs
-    single-threaded throughout (see :func:`.parametric_fit.single_threaded_blas`).
+    single-threaded throughout (see :func:`jetscale.scaling.parametric_fit.single_threaded_blas`).
     """
     with single_threaded_blas():
         return _fit_table(table, out, n_bootstrap, loss_column, group, plots, experiment)

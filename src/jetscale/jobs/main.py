@@ -23,10 +23,11 @@ import numpy as np
 
 from jetscale.features.files import write_feature_file
 from jetscale.histograms import feature_histograms, jet_histograms, write_histograms_root
+from jetscale.histograms.tagger import roc_curves
 from jetscale.io import QualityReport, expand_paths, read_jets
 from jetscale.io.atomic import atomic_path
 from jetscale.jobs.tag import TagConfig, run_tag_job
-from jetscale.metrics import auc, roc_curve
+from jetscale.metrics import auc
 from jetscale.plotting.per_class import plot_per_class
 from jetscale.schema import CLASS_NAMES
 
@@ -121,13 +122,8 @@ def _tag(config: MainJobConfig, inputs: list[Path], out: Path) -> dict[str, obje
             datasets={"sample": [str(p) for p in inputs]},
         )
     )
-    discriminant = sample["accumulator"]["discriminant"][{"dataset": "sample"}]
-    aucs = {}
-    for signal in discriminant.axes["signal"]:
-        sig = discriminant[{"jet_class": signal, "signal": signal}]
-        bkg = discriminant[{"jet_class": "QCD", "signal": signal}]
-        if sig.sum().value > 0 and bkg.sum().value > 0:
-            aucs[signal] = round(auc(roc_curve(sig, bkg)), 4)
+    curves = roc_curves(sample["accumulator"]["discriminant"], ["sample"])
+    aucs = {signal: round(auc(curve), 4) for signal, curve in curves.items()}
     result["jetclass"] = {
         "model": sample["model"],
         "auc_vs_qcd": aucs,

@@ -68,6 +68,8 @@ COLUMNS = (
 
 @dataclasses.dataclass(frozen=True)
 class ScanSummary:
+    """What a scan did: points finished before and now, failures (name -> reason), the tables."""
+
     points: int
     already_done: int
     ran: int

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from jetscale.histograms.writers import (
-    coffea_save,
     collect_histograms,
     find_tagger_histograms,
+    write_coffea,
     write_histograms_root,
     write_summary,
 )
 from jetscale.io import expand_paths
-from jetscale.io.atomic import atomic_path
 from jetscale.io.errors import JetFileError
 from jetscale.plotting.tagger import plot_tagger
 
@@ -173,11 +172,9 @@ def write_outputs(
     ``coffea``, ``root``, ``summary`` and ``plots`` (a list). Every file is written
     atomically; the ``.coffea`` file first, so the accumulator survives a failure further on.
     """
-    save = coffea_save()  # before writing anything, so a missing coffea leaves no partial output
     out = Path(out_dir)
-    coffea_file = out / "tagger.coffea"
-    with atomic_path(coffea_file) as tmp:
-        save(accumulator, str(tmp))
+    # First: a missing coffea fails before anything is written.
+    coffea_file = write_coffea(accumulator, out / "tagger.coffea")
     root_file = write_histograms_root(
         out / "histograms.root", dict(collect_histograms(accumulator))
     )

@@ -101,6 +101,7 @@ def plot_observed_vs_fitted(
     out_dir: str | os.PathLike[str],
     style: Style,
 ) -> list[Path]:
+    """Observed against fitted loss per run, coloured by N, with the diagonal."""
     obs, fit, n = (np.asarray(v, dtype=np.float64) for v in (observed, fitted, N))
     with new_figure(style) as (fig, ax):
         _scatter_by_size(fig, ax, fit, obs, n)

@@ -1,7 +1,9 @@
-"""Shared pieces of the tagger plots: experiment styles, figures, atomic saving, selections.
+"""What every figure of :mod:`jetscale.plotting` shares: experiment styles, figures
+scoped to their style, atomic PNG/PDF saving with the experiment label, and the
+category selections and step drawing of distributions.
 
-Private to :mod:`jetscale.plotting`; the plotting modules import from here so
-that each stays about one kind of plot.
+The figure modules (per-class, tagger, sculpting, scaling) import from here so that
+each stays about one kind of plot.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def slug(name: str) -> str:
 
 
 def percent(fraction: float) -> str:
+    """A fraction as a percentage with three significant digits (0.0123 -> '1.23%')."""
     return f"{100 * fraction:.3g}%"
 
 
@@ -99,6 +102,7 @@ def total_weight(h: hist.Hist) -> float:
 
 
 def dataset_names(dataset: Datasets) -> list[str]:
+    """One dataset name or several as a list; refuses an empty selection."""
     names = [dataset] if isinstance(dataset, str) else list(dataset)
     if not names:
         msg = "no dataset given"
@@ -107,6 +111,7 @@ def dataset_names(dataset: Datasets) -> list[str]:
 
 
 def dataset_title(dataset: Datasets) -> str:
+    """A short title for one or several datasets."""
     names = dataset_names(dataset)
     return " + ".join(names) if len(names) <= 2 else f"{names[0]} + {len(names) - 1} more"
 
@@ -122,6 +127,7 @@ def select(h: hist.Hist, **where: Any) -> hist.Hist:
 
 
 def check_categories(h: hist.Hist, axis: str, values: Sequence[str]) -> None:
+    """Refuse category values the histogram does not have, naming those it has."""
     known = list(h.axes[axis])
     missing = [v for v in values if v not in known]
     if missing:
@@ -150,6 +156,7 @@ def draw_step(ax: Axes, h: hist.Hist, label: str, index: int, color: Any = None)
 def finish_distribution(
     ax: Axes, xlabel: str, legend_title: str, log_y: bool, fontsize: str = "small"
 ) -> None:
+    """Axis labels, log scale and a legend with headroom above the curves."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Fraction of jets")
     if log_y:

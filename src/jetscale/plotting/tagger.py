@@ -18,8 +18,8 @@ from typing import Any
 
 from matplotlib.axes import Axes
 
-from jetscale.histograms.tagger import UNLABELLED
-from jetscale.metrics import BACKGROUND, RocCurve, WorkingPoint, auc, roc_curve
+from jetscale.histograms.tagger import roc_curves
+from jetscale.metrics import BACKGROUND, RocCurve, WorkingPoint, auc
 from jetscale.metrics import working_points as find_working_points
 from jetscale.plotting.sculpting import plot_mass_sculpting, plot_mass_sculpting_by_dataset
 from jetscale.plotting.style import (
@@ -41,6 +41,7 @@ from jetscale.plotting.style import (
     slug,
     total_weight,
 )
+from jetscale.schema import UNLABELLED
 
 
 def plot_scores(
@@ -159,15 +160,9 @@ def plot_roc(
     signals = list(h.axes["signal"]) if signals is None else list(signals)
     check_categories(h, "signal", signals)
     check_categories(h, "jet_class", [background])
-    curves: dict[str, RocCurve] = {}
+    curves = roc_curves(h, dataset_names(dataset), background, signals)
     for signal in signals:
-        selected = {
-            role: select(h, dataset=dataset_names(dataset), jet_class=cls, signal=signal)
-            for role, cls in (("signal", signal), ("background", background))
-        }
-        if all(total_weight(sub) > 0 for sub in selected.values()):
-            curves[signal] = roc_curve(selected["signal"], selected["background"])
-        else:
+        if signal not in curves:
             log.info(
                 "no ROC for %s in %s: no %s or no %s jets", signal, dataset, signal, background
             )

@@ -109,6 +109,7 @@ def _fit(
 
 
 def parametric_row(group: dict[str, Any], fit: ParametricFit) -> GroupFit:
+    """One row of the comparison: a group's parametric fit with its intervals."""
     p, i = fit.params, fit.intervals
     return GroupFit(
         group,

@@ -100,6 +100,8 @@ class SweepPoint:
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
+    """A sweep file, checked: its data, base settings and studies (``SweepConfig.from_file``)."""
+
     name: str
     data: DataSpec
     base: Mapping[str, Any]

@@ -27,6 +27,8 @@ from jetscale.io import expand_paths, iterate_jets
 
 @dataclasses.dataclass(frozen=True)
 class Batch:
+    """One training batch, padded only to its longest jet."""
+
     x: np.ndarray  # (B, P_batch, F) float32
     mask: np.ndarray  # (B, P_batch) bool
     label: np.ndarray  # (B,) int64

@@ -18,6 +18,8 @@ from torch import nn
 
 @dataclasses.dataclass(frozen=True)
 class Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 without one)."""
+
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1

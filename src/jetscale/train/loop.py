@@ -47,6 +47,7 @@ class TrainingError(RuntimeError):
 
 
 def select_device(name: str) -> torch.device:
+    """``auto``: CUDA when available, else the CPU; any other name as torch spells it."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
