@@ -190,3 +190,47 @@ def test_bad_models_and_sidecars_fail_at_construction(tmp_path: Path) -> None:
     (model.parent / "preprocess.json").write_text("{not json")
     with pytest.raises(SidecarError, match="cannot read the sidecar as JSON"):
         OnnxTagger(model)
+
+
+def test_a_new_feature_reading_a_new_jet_field_runs_in_the_tagger(
+    tmp_path: Path, make_jets: Callable[..., ak.Array], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One registry entry (and its reference line) is all a new feature needs, inference included.
+
+    The shipped kinpid network reads, in the place of ``part_deta``, a new feature
+    ``part_eta`` = deta + jet eta (its own sidecar says so); the tagger must read the
+    jets' ``eta``, which no shipped feature uses, and match the per-jet reference.
+    """
+    from jetscale.features import FEATURES, FeatureSpec, reference
+
+    new = FeatureSpec("part_eta", "part_deta + jet_eta", center=0.0, scale=0.5)
+    monkeypatch.setitem(FEATURES, new.name, new)
+    monkeypatch.setitem(reference.FORMULAS, new.name, lambda c, jet: c["deta"] + jet["eta"])
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy(shipped_model("kinpid"), model_dir / "model.onnx")
+    sidecar = json.loads(shipped_model("kinpid").with_name("preprocess.json").read_text())
+    names = sidecar["pf_features"]["var_names"]
+    names[names.index("part_deta")] = new.name
+    sidecar["pf_features"]["var_infos"][new.name] = {"median": 0.0, "norm_factor": 0.5}
+    (model_dir / "preprocess.json").write_text(json.dumps(sidecar))
+
+    tagger = OnnxTagger(model_dir / "model.onnx")
+    assert "eta" in tagger.jet_fields
+    jets = make_jets(40, seed=9)
+    specs = tagger.inputs.specs[: len(names)]
+    x, mask = build_features_loop(jets, specs, tagger.inputs.length)
+    session = ort.InferenceSession(
+        str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    (expected,) = session.run(
+        ["softmax"],
+        {
+            "pf_features": np.ascontiguousarray(x.transpose(0, 2, 1)),
+            "pf_mask": mask[:, None, :].astype(np.float32),
+        },
+    )
+    got = as_matrix(tagger(jets), tagger.class_names)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    # The new input matters: the shipped model on the same jets gives other scores.
+    assert np.abs(got - reference_scores(jets, "kinpid")).max() > 1e-3

@@ -124,3 +124,16 @@ def test_pfn_baseline_counts_and_invariance() -> None:
             model(x[:, perm], mask[:, perm]), reference, atol=1e-5, rtol=1e-5
         )
         torch.testing.assert_close(model(padded, padded_mask), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_training_flops_is_six_n_d() -> None:
+    """C = 6 N T by hand, for numbers and arrays; C / (6 N D) gives constituents per jet back."""
+    import numpy as np
+
+    from jetscale.nn import training_flops
+
+    assert training_flops(1_000, 500) == 3_000_000
+    n, d = np.array([10.0, 20.0]), np.array([100.0, 50.0])
+    compute = training_flops(n, d * 40.0)  # 40 constituents per jet
+    np.testing.assert_array_equal(compute, [240_000.0, 240_000.0])
+    np.testing.assert_allclose(compute / training_flops(n, d), 40.0)

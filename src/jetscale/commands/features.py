@@ -17,13 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetscale.features.files import write_feature_file
+    from jetscale.features.files import feature_file_name, write_feature_file
     from jetscale.io import QualityReport, expand_paths
 
     report = QualityReport()
     args.out.mkdir(parents=True, exist_ok=True)
     for path in expand_paths(args.files):
-        target = args.out / f"{path.stem}_{args.feature_set}.npz"
+        target = args.out / feature_file_name(path, args.feature_set)
         written, n_jets = write_feature_file(
             path, target, args.feature_set, args.max_particles, report
         )

@@ -15,7 +15,7 @@ import torch
 
 from jetscale.features import build_features
 from jetscale.io import read_jets
-from jetscale.io.atomic import atomic_path
+from jetscale.io.atomic import atomic_path, write_json
 from jetscale.nn import ModelConfig, build_model
 from jetscale.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, SIDECAR_NAME, preprocess_json
 from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
@@ -100,16 +100,9 @@ def export_run(
     with atomic_path(onnx_path) as tmp:
         export_onnx(model, config.n_features, tmp)
     sidecar = onnx_path.with_name(SIDECAR_NAME)
-    with atomic_path(sidecar) as tmp:
-        tmp.write_text(
-            json.dumps(
-                preprocess_json(config.feature_set, config.max_particles, config.n_classes),
-                indent=2,
-            )
-        )
+    write_json(sidecar, preprocess_json(config.feature_set, config.max_particles, config.n_classes))
     card = onnx_path.with_name("model_card.json")
-    with atomic_path(card) as tmp:
-        tmp.write_text(json.dumps(model_card(Path(run_dir), state), indent=2))
+    write_json(card, model_card(Path(run_dir), state))
     return {"onnx": onnx_path, "preprocess": sidecar, "model_card": card}
 
 

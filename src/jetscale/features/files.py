@@ -13,16 +13,27 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from jetscale.features import FEATURE_SETS, build_features
+from jetscale.features import DEFAULT_FEATURE_SET, FEATURE_SETS, build_features
 from jetscale.io import QualityReport, iterate_jets
 from jetscale.io.atomic import atomic_path
 from jetscale.schema import CLASS_NAMES
 
 
+def feature_file_name(source: str | os.PathLike[str], feature_set: str) -> str:
+    """``<stem of the input>_<feature set>.npz``: the name every writer of feature files uses."""
+    return f"{Path(source).stem}_{feature_set}.npz"
+
+
+def read_feature_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Every array of a feature file (``x``, ``mask``, ``label``, ``feature_names``, ``class_names``)."""
+    with np.load(Path(path), allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
 def write_feature_file(
     source: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    feature_set: str = "full21",
+    feature_set: str = DEFAULT_FEATURE_SET,
     max_particles: int = 128,
     report: QualityReport | None = None,
 ) -> tuple[Path, int]:

@@ -16,37 +16,38 @@ import numpy as np
 
 from jetscale.features.registry import FeatureSpec, resolve_specs
 
-Formula = Callable[[dict[str, np.ndarray], float, float], np.ndarray]
+Formula = Callable[[dict[str, np.ndarray], dict[str, float]], np.ndarray]
 
-# Each formula maps one jet's constituent columns (float64) and the jet pt/energy to raw values.
+# Each formula maps one jet's constituent columns (float64) and its jet fields
+# (``pt``, ``energy``, ``eta``, ... as floats) to raw values.
 FORMULAS: dict[str, Formula] = {
-    "part_pt_log": lambda c, jpt, je: np.log(np.hypot(c["px"], c["py"])),
-    "part_e_log": lambda c, jpt, je: np.log(c["energy"]),
-    "part_logptrel": lambda c, jpt, je: np.log(np.hypot(c["px"], c["py"]) / jpt),
-    "part_logerel": lambda c, jpt, je: np.log(c["energy"] / je),
-    "part_deltaR": lambda c, jpt, je: np.hypot(c["deta"], c["dphi"]),
-    "part_charge": lambda c, jpt, je: c["charge"],
-    "part_isChargedHadron": lambda c, jpt, je: c["isChargedHadron"],
-    "part_isNeutralHadron": lambda c, jpt, je: c["isNeutralHadron"],
-    "part_isPhoton": lambda c, jpt, je: c["isPhoton"],
-    "part_isElectron": lambda c, jpt, je: c["isElectron"],
-    "part_isMuon": lambda c, jpt, je: c["isMuon"],
-    "part_d0": lambda c, jpt, je: np.tanh(c["d0val"]),
-    "part_d0err": lambda c, jpt, je: c["d0err"],
-    "part_dz": lambda c, jpt, je: np.tanh(c["dzval"]),
-    "part_dzerr": lambda c, jpt, je: c["dzerr"],
-    "part_deta": lambda c, jpt, je: c["deta"],
-    "part_dphi": lambda c, jpt, je: c["dphi"],
-    "part_px_rel": lambda c, jpt, je: c["px"] / jpt,
-    "part_py_rel": lambda c, jpt, je: c["py"] / jpt,
-    "part_pz_rel": lambda c, jpt, je: c["pz"] / jpt,
-    "part_e_rel": lambda c, jpt, je: c["energy"] / jpt,
-    "part_px": lambda c, jpt, je: c["px"],
-    "part_py": lambda c, jpt, je: c["py"],
-    "part_pz": lambda c, jpt, je: c["pz"],
-    "part_energy": lambda c, jpt, je: c["energy"],
-    "part_pt": lambda c, jpt, je: np.hypot(c["px"], c["py"]),
-    "part_mask": lambda c, jpt, je: np.ones_like(c["px"]),
+    "part_pt_log": lambda c, jet: np.log(np.hypot(c["px"], c["py"])),
+    "part_e_log": lambda c, jet: np.log(c["energy"]),
+    "part_logptrel": lambda c, jet: np.log(np.hypot(c["px"], c["py"]) / jet["pt"]),
+    "part_logerel": lambda c, jet: np.log(c["energy"] / jet["energy"]),
+    "part_deltaR": lambda c, jet: np.hypot(c["deta"], c["dphi"]),
+    "part_charge": lambda c, jet: c["charge"],
+    "part_isChargedHadron": lambda c, jet: c["isChargedHadron"],
+    "part_isNeutralHadron": lambda c, jet: c["isNeutralHadron"],
+    "part_isPhoton": lambda c, jet: c["isPhoton"],
+    "part_isElectron": lambda c, jet: c["isElectron"],
+    "part_isMuon": lambda c, jet: c["isMuon"],
+    "part_d0": lambda c, jet: np.tanh(c["d0val"]),
+    "part_d0err": lambda c, jet: c["d0err"],
+    "part_dz": lambda c, jet: np.tanh(c["dzval"]),
+    "part_dzerr": lambda c, jet: c["dzerr"],
+    "part_deta": lambda c, jet: c["deta"],
+    "part_dphi": lambda c, jet: c["dphi"],
+    "part_px_rel": lambda c, jet: c["px"] / jet["pt"],
+    "part_py_rel": lambda c, jet: c["py"] / jet["pt"],
+    "part_pz_rel": lambda c, jet: c["pz"] / jet["pt"],
+    "part_e_rel": lambda c, jet: c["energy"] / jet["pt"],
+    "part_px": lambda c, jet: c["px"],
+    "part_py": lambda c, jet: c["py"],
+    "part_pz": lambda c, jet: c["pz"],
+    "part_energy": lambda c, jet: c["energy"],
+    "part_pt": lambda c, jet: np.hypot(c["px"], c["py"]),
+    "part_mask": lambda c, jet: np.ones_like(c["px"]),
 }
 
 
@@ -68,12 +69,13 @@ def build_features_loop(
         if not consts:
             continue
         cols = {k: np.array([c[k] for c in consts], dtype=np.float64) for k in consts[0]}
+        jet_fields = {k: float(v) for k, v in jet.items() if isinstance(v, int | float)}
         pt2 = cols["px"] ** 2 + cols["py"] ** 2  # float64, like the documented sort key
         order = np.argsort(-pt2, kind="stable")[:max_particles]
         cols = {k: v[order] for k, v in cols.items()}
         n = len(order)
         for f, spec in enumerate(specs):
-            raw = FORMULAS[spec.name](cols, float(jet["pt"]), float(jet["energy"]))
+            raw = FORMULAS[spec.name](cols, jet_fields)
             x[j, :n, f] = np.clip((raw - spec.center) * spec.scale, spec.lower, spec.upper)
         mask[j, :n] = True
         if pad_mode == "wrap":

@@ -37,6 +37,10 @@ SCULPTING_EDGES: tuple[float, ...] = (
 )  # fmt: skip
 
 
+#: The names of the histograms :func:`tagger_histograms` makes.
+TAGGER_KEYS = ("score", "discriminant", "jet_pt", "sdmass_vs_discriminant")
+
+
 def tagger_histograms(class_names: Sequence[str]) -> dict[str, hist.Hist]:
     """Empty histograms for a tagger with output classes ``class_names``."""
     truth = [*dict.fromkeys([*CLASS_NAMES, *class_names]), UNLABELLED]

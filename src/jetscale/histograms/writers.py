@@ -6,20 +6,18 @@ importing matplotlib. Every file is written atomically.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import hist
-import numpy as np
 import uproot
 
 from jetscale._optional import import_optional
-from jetscale.io.atomic import atomic_path
+from jetscale.histograms.tagger import TAGGER_KEYS
+from jetscale.io.atomic import atomic_path, write_json
 
 #: Axis types uproot cannot write; each of their bins becomes its own ROOT histogram.
 CATEGORY_AXES = (hist.axis.StrCategory, hist.axis.IntCategory, hist.axis.Boolean)
@@ -81,10 +79,6 @@ def write_histograms_root(
     return final
 
 
-#: The histograms of :func:`jetscale.histograms.tagger.tagger_histograms`.
-TAGGER_KEYS = ("score", "discriminant", "jet_pt", "sdmass_vs_discriminant")
-
-
 def coffea_save() -> Callable[[Any, str], None]:
     """``coffea.util.save``; raises naming the ``coffea`` extra when coffea is missing."""
     util = import_optional("coffea.util", extra="coffea", purpose="writing .coffea files")
@@ -121,20 +115,14 @@ def find_tagger_histograms(accumulator: Mapping[Any, Any]) -> dict[str, hist.His
     return merged
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` without its histograms, as JSON types (unknown objects as their ``str``)."""
+def without_histograms(value: Any) -> Any:
+    """``value`` with every ``hist.Hist`` left out, in mappings and sequences at any depth."""
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items() if not isinstance(v, hist.Hist)}
+        return {k: without_histograms(v) for k, v in value.items() if not isinstance(v, hist.Hist)}
     if isinstance(value, list | tuple | set | frozenset):
-        items = [jsonable(v) for v in value if not isinstance(v, hist.Hist)]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+        items = [without_histograms(v) for v in value if not isinstance(v, hist.Hist)]
+        return type(value)(items) if isinstance(value, set | frozenset) else items
+    return value
 
 
 def write_coffea(accumulator: Any, path: str | os.PathLike[str]) -> Path:
@@ -147,8 +135,5 @@ def write_coffea(accumulator: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def write_summary(accumulator: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Every entry of ``accumulator`` but its histograms, as JSON (see :func:`jsonable`)."""
-    final = Path(path)
-    with atomic_path(final) as tmp:
-        tmp.write_text(json.dumps(jsonable(accumulator), indent=2) + "\n")
-    return final
+    """Every entry of ``accumulator`` but its histograms, as JSON (see ``io.atomic.json_safe``)."""
+    return write_json(path, without_histograms(accumulator))

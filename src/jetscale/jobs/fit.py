@@ -22,8 +22,6 @@ n_bar constituents per jet (Hoffmann et al.'s 6ND with constituents as tokens;
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from jetscale.io.atomic import atomic_path
+from jetscale.io.atomic import atomic_path, write_json
+from jetscale.nn.counting import training_flops
 from jetscale.scaling import compare
 from jetscale.scaling.data_fit import fit_data_law
 from jetscale.scaling.frontier import Envelope, IsoFLOPFit, isoflop_fit, loss_envelope
@@ -90,10 +89,10 @@ def _fit_table(
     n, d, loss = columns["N"][single], columns["D"][single], loss_all[single]
     if "C" in columns:
         compute = columns["C"][single]
-        n_bar = float(np.median(compute / (6.0 * n * d)))
+        n_bar = float(np.median(compute / training_flops(n, d)))
         convention = COMPUTE_CONVENTION
     else:
-        compute, n_bar = 6.0 * n * d, 1.0
+        compute, n_bar = training_flops(n, d), 1.0
         convention = "C = 6 N D (the table has no C column; D in the table's units)"
 
     result: dict[str, Any] = {
@@ -192,8 +191,7 @@ def _fit_table(
                 comparison,
             )
         ]
-    with atomic_path(out_dir / "fit.json") as tmp:
-        tmp.write_text(json.dumps(_plain(result), indent=2, allow_nan=False))
+    write_json(out_dir / "fit.json", result)
     return result
 
 
@@ -273,16 +271,3 @@ def _plots(
     if len(comparison) > 1:
         written += sp.plot_floors(comparison, out, style)
     return written
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, NaN and inf to None."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -19,13 +19,12 @@ import time
 from pathlib import Path
 
 import awkward as ak
-import numpy as np
 
-from jetscale.features.files import write_feature_file
+from jetscale.features.files import feature_file_name, read_feature_file, write_feature_file
 from jetscale.histograms import feature_histograms, jet_histograms, write_histograms_root
 from jetscale.histograms.tagger import roc_curves
 from jetscale.io import QualityReport, expand_paths, read_jets
-from jetscale.io.atomic import atomic_path
+from jetscale.io.atomic import write_json
 from jetscale.jobs.tag import TagConfig, run_tag_job
 from jetscale.metrics import auc
 from jetscale.plotting.per_class import plot_per_class
@@ -66,7 +65,7 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
     feature_dir.mkdir(exist_ok=True)
     feature_files = []
     for path in inputs:
-        target = feature_dir / f"{path.stem}_{config.feature_set}.npz"
+        target = feature_dir / feature_file_name(path, config.feature_set)
         written, n_jets = write_feature_file(
             path, target, config.feature_set, config.max_particles, report
         )
@@ -75,11 +74,11 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
     jets = read_jets(inputs)
     histograms = jet_histograms(jets)
     for entry in feature_files:
-        with np.load(str(entry["file"])) as npz:
-            for name, h in feature_histograms(
-                npz["x"], npz["mask"], npz["label"], config.feature_set
-            ).items():
-                histograms[name] = histograms[name] + h if name in histograms else h
+        arrays = read_feature_file(str(entry["file"]))
+        for name, h in feature_histograms(
+            arrays["x"], arrays["mask"], arrays["label"], config.feature_set
+        ).items():
+            histograms[name] = histograms[name] + h if name in histograms else h
     tagging = _tag(config, inputs, out / "tagging")
     root_file = write_histograms_root(out / "histograms.root", histograms)
     plots = []
@@ -105,8 +104,7 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
         "tagging": tagging,
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary)
     return summary
 
 
@@ -191,8 +189,7 @@ def _inputs(config: MainJobConfig, out: Path) -> tuple[list[Path], dict[str, obj
         config.seed,
         config.workers,
     )
-    with atomic_path(stamp) as tmp:
-        tmp.write_text(json.dumps(wanted))
+    write_json(stamp, wanted)
     info: dict[str, object] = {
         "wall_time_s": round(summary.wall_time_s, 1),
         "jets_per_second": round(summary.jets_per_second, 2),

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from jetscale._optional import require
-from jetscale.io.atomic import atomic_path
+from jetscale.io.atomic import atomic_path, write_json
+from jetscale.nn.counting import training_flops
 from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
 from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
 
@@ -118,7 +119,7 @@ def run_point(
         "U": jets_seen // config.epochs,
         "epochs": config.epochs,
         "D": jets_seen,
-        "tokens_per_jet": final["flops_6nd"] / (6.0 * counts.non_embedding * jets_seen),
+        "tokens_per_jet": final["flops_6nd"] / training_flops(counts.non_embedding, jets_seen),
         "C": final["flops_6nd"],
         "C_exact": final["flops"],
         "isoflop_budget": point.isoflop_budget
@@ -130,6 +131,7 @@ def run_point(
         "wall_time_s": final["wall_time_s"],
         "run_dir": str(out),
     }
+    # json.dumps, not write_json: NaN (no IsoFLOP budget) must read back as NaN for the table.
     with atomic_path(out / RESULT_NAME) as tmp:
         tmp.write_text(json.dumps(row, indent=2))
     (out / RUNNING_NAME).unlink(missing_ok=True)
@@ -157,7 +159,7 @@ def scan(
     n_bar = tokens_per_jet(train) if config.needs_tokens_per_jet() else None
     points, skipped = config.points(n_bar, count_jets(train))
     run_dirs = {p.point_id: out_dir / "runs" / p.name for p in points}
-    _write_json(
+    write_json(
         out_dir / "plan.json",
         {
             "sweep": config.name,
@@ -213,7 +215,7 @@ def scan(
                     if on_result is not None:
                         on_result(row)
                 submit_more()
-    _write_json(out_dir / "failed.json", failed)
+    write_json(out_dir / "failed.json", failed)
     return ScanSummary(
         points=len(points),
         already_done=already,
@@ -242,7 +244,7 @@ def _check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) ->
                 "finished points would be reused. Use a new --out for new data"
             )
             raise SweepConfigError(msg)
-    _write_json(path, identity)
+    write_json(path, identity)
 
 
 def _finished(run_dir: Path) -> dict[str, Any] | None:
@@ -284,11 +286,6 @@ class _client:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=str))
 
 
 def _write_table(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from jetscale._optional import require
 from jetscale.nn.config import ModelConfig
-from jetscale.nn.counting import count_parameters, forward_flops
+from jetscale.nn.counting import count_parameters, forward_flops, training_flops
 
 if TYPE_CHECKING:  # the lazy names, for type checkers
     from jetscale.nn.factory import build_model
@@ -34,6 +34,7 @@ __all__ = [
     "build_model",
     "count_parameters",
     "forward_flops",
+    "training_flops",
 ]
 
 

@@ -13,8 +13,23 @@ left out.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from jetscale.nn.config import ModelConfig
+
+#: Training FLOPs per non-embedding parameter per token, forward and backward: the
+#: C = 6 N D convention of Kaplan et al. 2020 and Hoffmann et al. 2022, with a jet's
+#: constituents as its tokens (so D counts jets and C = 6 N D n_bar).
+FLOPS_PER_PARAMETER_TOKEN = 6.0
+
+
+def training_flops(non_embedding: Any, tokens: Any) -> Any:
+    """C = 6 N T: training compute of ``non_embedding`` parameters over ``tokens`` tokens.
+
+    Takes numbers or NumPy arrays. For jets, ``tokens`` is jets times constituents per
+    jet (n_bar), and ``C / training_flops(N, D)`` gives n_bar back.
+    """
+    return FLOPS_PER_PARAMETER_TOKEN * non_embedding * tokens
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,7 +48,7 @@ def groups(
     n_rows = len(next(iter(columns.values())))
     if not present:
         return [({}, np.arange(n_rows))]
-    labels = [tuple(_plain(columns[k][i]) for k in present) for i in range(n_rows)]
+    labels = [tuple(_group_value(columns[k][i]) for k in present) for i in range(n_rows)]
     out = []
     for value in sorted(set(labels), key=_order):
         rows = np.flatnonzero([label == value for label in labels])
@@ -61,7 +61,7 @@ def _order(values: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
     return tuple((0, v) if isinstance(v, int | float) else (1, str(v)) for v in values)
 
 
-def _plain(value: Any) -> Any:
+def _group_value(value: Any) -> Any:
     if isinstance(value, np.floating) and float(value).is_integer():
         return int(value)
     return value.item() if isinstance(value, np.generic) else value

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from jetscale.nn.counting import training_flops
 from jetscale.scaling.parametric_fit import FitError
 
 #: Runs whose compute differs by less than this factor share an IsoFLOP profile
@@ -208,7 +209,7 @@ def isoflop_fit(
             skipped.append(f"C = {level:.3g}: loss vs log N curves down, no minimum{edge}")
             continue
         x_opt = -coefficients[1] / (2 * coefficients[0])
-        n_bar = float(np.median(c[rows] / (6.0 * n[rows] * d[rows])))
+        n_bar = float(np.median(c[rows] / training_flops(n[rows], d[rows])))
         n_opt = float(np.exp(x_opt))
         profiles.append(
             IsoFLOPProfile(
@@ -217,7 +218,7 @@ def isoflop_fit(
                 loss=losses[rows].tolist(),
                 parabola=coefficients.tolist(),
                 N_opt=n_opt,
-                D_opt=level / (6.0 * n_opt * n_bar),
+                D_opt=level / training_flops(n_opt, n_bar),
                 loss_opt=float(np.polyval(coefficients, x_opt)),
                 minimum_inside=bool(log_n.min() <= x_opt <= log_n.max()),
             )
@@ -244,9 +245,9 @@ def isoflop_fit(
             if fitted is None:
                 break
             n_opt = float(np.exp(-fitted[1] / (2 * fitted[0])))
-            n_bar = float(np.median(c[pick] / (6.0 * n[pick] * d[pick])))
+            n_bar = float(np.median(c[pick] / training_flops(n[pick], d[pick])))
             n_opts.append(n_opt)
-            d_opts.append(profile.budget / (6.0 * n_opt * n_bar))
+            d_opts.append(profile.budget / training_flops(n_opt, n_bar))
         else:
             boot_n.append(_power_law(budgets, np.array(n_opts))[0])
             boot_d.append(_power_law(budgets, np.array(d_opts))[0])

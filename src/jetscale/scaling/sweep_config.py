@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jetscale.nn.config import ModelConfig
-from jetscale.nn.counting import count_parameters
+from jetscale.nn.counting import count_parameters, training_flops
 from jetscale.train.config import TrainConfig
 
 MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(ModelConfig))
@@ -264,7 +264,7 @@ def _expand(
                 merged = {**base, **settings}
                 model = ModelConfig.from_dict({k: v for k, v in merged.items() if k in MODEL_KEYS})
                 n = count_parameters(model).non_embedding
-                jets = round(float(budget) / (6.0 * n * tokens_per_jet(model.max_particles)))
+                jets = round(float(budget) / training_flops(n, tokens_per_jet(model.max_particles)))
                 if jets < 1 or (available_jets is not None and jets > available_jets):
                     skipped.append(
                         f"{where}: budget {float(budget):.3g} with {settings} (N = {n}) needs "

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jetscale.io.atomic import atomic_path
+from jetscale.io.atomic import atomic_path, write_json
 from jetscale.metrics import one_vs_qcd_aucs
-from jetscale.nn import build_model, count_parameters, forward_flops
+from jetscale.nn import build_model, count_parameters, forward_flops, training_flops
 from jetscale.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -211,7 +211,9 @@ def train(
             state["flops"] += (
                 world * 3.0 * forward_flops(config.model, batch.x.shape[1]) * len(batch.label)
             )
-            state["flops_6nd"] += world * 6.0 * params.non_embedding * float(batch.mask.sum())
+            state["flops_6nd"] += world * training_flops(
+                params.non_embedding, float(batch.mask.sum())
+            )
             steps_this_call += 1
             last_step = state["step"] == total_steps
             if (state["step"] % config.eval_every == 0 or last_step) and ddp.is_main:
@@ -288,8 +290,7 @@ def _check_or_write_config(out: Path, config: TrainConfig) -> None:
             )
             msg = f"{out}: the run was started with a different configuration (changed: {', '.join(changed)})"
             raise CheckpointError(msg)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(config.to_dict(), indent=2))
+    write_json(path, config.to_dict())
 
 
 def _check_matches(checkpoint: dict[str, Any], config: TrainConfig, path: Path) -> None:
