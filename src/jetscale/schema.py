@@ -37,6 +37,10 @@ CLASS_NAMES: Final[tuple[str, ...]] = (
 )
 LABEL_BRANCHES: Final[tuple[str, ...]] = tuple(f"label_{name}" for name in CLASS_NAMES)
 
+#: Branch-name prefixes of constituent and jet fields in JetClass files (and in formulas).
+CONSTITUENT_PREFIX: Final = "part_"
+JET_PREFIX: Final = "jet_"
+
 #: Per-constituent float branches (JetClass names carry a ``part_`` prefix).
 CONSTITUENT_FLOAT_FIELDS: Final[tuple[str, ...]] = (
     "px",
@@ -60,7 +64,15 @@ CONSTITUENT_INT_FIELDS: Final[tuple[str, ...]] = (
     "isMuon",
 )
 CONSTITUENT_FIELDS: Final[tuple[str, ...]] = CONSTITUENT_FLOAT_FIELDS + CONSTITUENT_INT_FIELDS
-PARTICLE_BRANCHES: Final[tuple[str, ...]] = tuple(f"part_{f}" for f in CONSTITUENT_FIELDS)
+PARTICLE_BRANCHES: Final[tuple[str, ...]] = tuple(
+    CONSTITUENT_PREFIX + f for f in CONSTITUENT_FIELDS
+)
+
+
+def constituent_dtype(field: str) -> type[np.int32] | type[np.float32]:
+    """The dtype of a constituent field in memory: int32 for the PID flags, float32 otherwise."""
+    return np.int32 if field in CONSTITUENT_INT_FIELDS else np.float32
+
 
 #: Jet-level float branches (``jet_nparticles`` is a float in the real files too).
 JET_FIELDS: Final[tuple[str, ...]] = (
@@ -75,7 +87,7 @@ JET_FIELDS: Final[tuple[str, ...]] = (
     "tau3",
     "tau4",
 )
-JET_BRANCHES: Final[tuple[str, ...]] = tuple(f"jet_{f}" for f in JET_FIELDS)
+JET_BRANCHES: Final[tuple[str, ...]] = tuple(JET_PREFIX + f for f in JET_FIELDS)
 
 #: Every branch a complete JetClass file has.
 ALL_BRANCHES: Final[tuple[str, ...]] = PARTICLE_BRANCHES + LABEL_BRANCHES + JET_BRANCHES

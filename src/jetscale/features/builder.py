@@ -17,11 +17,10 @@ from jetscale.features.registry import (
     required_fields,
     resolve_specs,
 )
-from jetscale.schema import CONSTITUENT_INT_FIELDS
+from jetscale.schema import constituent_dtype
 
 FeatureSelection = str | Sequence[FeatureSpec]
 PadMode = Literal["constant", "wrap"]
-FLAG_FIELDS = CONSTITUENT_INT_FIELDS  # int32 particle-ID flags; every other field is float32
 _POSITIVE_JET_FIELDS = ("pt", "energy")  # the logs of the registry need them > 0
 _EMPTY_F32 = np.zeros(0, dtype=np.float32)
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
@@ -222,7 +221,7 @@ def prepare_columns(
         msg = f"features {', '.join(s.name for s in specs)} need columns that were not given: {', '.join(missing)}"
         raise ValueError(msg)
     columns: dict[str, np.ndarray] = {
-        field: np.ascontiguousarray(values, dtype=np.int32 if field in FLAG_FIELDS else np.float32)
+        field: np.ascontiguousarray(values, dtype=constituent_dtype(field))
         for field, values in constituent_columns.items()
     }
     jet_columns = {

@@ -38,9 +38,14 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from jetscale.schema import CONSTITUENT_FIELDS, CONSTITUENT_INT_FIELDS, JET_FIELDS
+from jetscale.schema import (
+    CONSTITUENT_FIELDS,
+    CONSTITUENT_PREFIX,
+    JET_FIELDS,
+    JET_PREFIX,
+    constituent_dtype,
+)
 
-CONSTITUENT_PREFIX, JET_PREFIX = "part_", "jet_"
 MAX_POWER = 8
 
 
@@ -78,7 +83,7 @@ _F32, _F64, _I32, _I64 = (np.dtype(t) for t in (np.float32, np.float64, np.int32
 
 def field_dtype(name: str) -> np.dtype:
     """dtype of a field name of the language (``part_isMuon`` int32, any other float32)."""
-    return _I32 if name.removeprefix(CONSTITUENT_PREFIX) in CONSTITUENT_INT_FIELDS else _F32
+    return np.dtype(constituent_dtype(name.removeprefix(CONSTITUENT_PREFIX)))
 
 
 def parse(name: str, formula: str) -> ast.expr:

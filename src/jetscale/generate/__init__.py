@@ -17,7 +17,7 @@ Needs the ``gen`` extra (``pythia8mc``, ``fastjet``).
 from __future__ import annotations
 
 from jetscale.generate.cards import CardError, DetectorCard, available_cards, load_card
-from jetscale.generate.run import GenerationSummary, generate, generate_class
+from jetscale.generate.run import GenerationSummary, generate, generate_class, sample_file_name
 
 __all__ = [
     "CardError",
@@ -27,4 +27,5 @@ __all__ = [
     "generate",
     "generate_class",
     "load_card",
+    "sample_file_name",
 ]

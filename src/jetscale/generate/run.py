@@ -89,6 +89,11 @@ class GenerationSummary:
         return "\n".join(lines)
 
 
+def sample_file_name(class_name: str, detector: str, seed: int) -> str:
+    """``<class>_<detector>_s<seed>.root``: the file :func:`generate` writes for a class."""
+    return f"{class_name}_{detector}_s{seed}.root"
+
+
 def unit_seeds(seed: int, class_name: str, unit_index: int) -> tuple[int, np.random.SeedSequence]:
     """The Pythia seed (1..900000000) and the detector SeedSequence of one work unit."""
     root = np.random.SeedSequence(seed, spawn_key=(schema.class_index(class_name), unit_index))
@@ -230,7 +235,7 @@ def generate(
             key=lambda r: r.unit.unit_index,
         )
         jets = ak.concatenate([r.jets for r in mine])
-        files.append(write_jetclass(out / f"{name}_{detector}_s{seed}.root", jets))
+        files.append(write_jetclass(out / sample_file_name(name, detector, seed), jets))
         counts[name] = len(jets)
         events[name] = sum(r.n_events for r in mine)
         rates[name] = len(jets) / sum(r.seconds for r in mine)

@@ -161,7 +161,7 @@ def jets_from_branches(arrays: Any, constituent_fields: Sequence[str] | None = N
     constituents = {
         field: ak.values_astype(
             arrays[f"part_{field}"],
-            np.int32 if field in schema.CONSTITUENT_INT_FIELDS else np.float32,
+            schema.constituent_dtype(field),
         )
         for field in fields
     }
@@ -216,9 +216,7 @@ def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: st
     consts = jets["constituents"]
     data["part"] = ak.zip(
         {
-            f: ak.values_astype(
-                consts[f], np.int32 if f in schema.CONSTITUENT_INT_FIELDS else np.float32
-            )
+            f: ak.values_astype(consts[f], schema.constituent_dtype(f))
             for f in schema.CONSTITUENT_FIELDS
         }
     )

@@ -107,11 +107,6 @@ def _to_internal(path: Path, raw: ak.Array, fields: Sequence[str]) -> ak.Array:
     else:
         content["label"] = np.full(len(raw), -1, dtype=np.int32)
     content["constituents"] = ak.zip(
-        {
-            f: ak.values_astype(
-                get(f), np.int32 if f in schema.CONSTITUENT_INT_FIELDS else np.float32
-            )
-            for f in fields
-        }
+        {f: ak.values_astype(get(f), schema.constituent_dtype(f)) for f in fields}
     )
     return ak.zip(content, depth_limit=1)

@@ -164,7 +164,7 @@ def _tag(config: MainJobConfig, inputs: list[Path], out: Path) -> dict[str, obje
 def _inputs(config: MainJobConfig, out: Path) -> tuple[list[Path], dict[str, object] | None]:
     if config.data:
         return expand_paths(config.data), None
-    from jetscale.generate import generate
+    from jetscale.generate import generate, sample_file_name
 
     sample = out / "sample"
     stamp = sample / "config.json"
@@ -173,7 +173,7 @@ def _inputs(config: MainJobConfig, out: Path) -> tuple[list[Path], dict[str, obj
         "detector": config.detector,
         "seed": config.seed,
     }
-    expected = [sample / f"{c}_{config.detector}_s{config.seed}.root" for c in CLASS_NAMES]
+    expected = [sample / sample_file_name(c, config.detector, config.seed) for c in CLASS_NAMES]
     if (
         stamp.exists()
         and json.loads(stamp.read_text()) == wanted

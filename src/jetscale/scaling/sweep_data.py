@@ -20,6 +20,7 @@ import awkward as ak
 import numpy as np
 
 from jetscale.io import expand_paths, read_jets, write_jetclass
+from jetscale.io.atomic import write_json
 from jetscale.scaling.sweep_config import DataSpec
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def prepare_data(
 def _generated(
     spec: DataSpec, data_dir: Path, workers: int
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from jetscale.generate import generate
+    from jetscale.generate import generate, sample_file_name
 
     settings = dict(spec.generate or {})
     classes = list(settings["classes"])
@@ -76,8 +77,8 @@ def _generated(
                 sum(summary.jets_per_class.values()),
                 summary.jets_per_second,
             )
-            marker.write_text(json.dumps(wanted))
-        paths.append(tuple(str(where / f"{c}_{detector}_s{split_seed}.root") for c in classes))
+            write_json(marker, wanted)
+        paths.append(tuple(str(where / sample_file_name(c, detector, split_seed)) for c in classes))
     return paths[0], paths[1]
 
 
@@ -91,7 +92,7 @@ def _merged(paths: Sequence[str], target: Path) -> tuple[str, ...]:
     jets = read_jets(sources)
     order = np.random.default_rng(SHUFFLE_SEED).permutation(len(jets))
     write_jetclass(target, jets[order])  # atomic
-    marker.write_text(json.dumps(stamp))
+    write_json(marker, stamp)
     log.info("merged %d jets from %d files into %s", len(jets), len(sources), target)
     return (str(target),)
 
