@@ -51,7 +51,9 @@ class JetClassFeatureProcessor(processor.ProcessorABC):
         dataset = events.metadata.get("dataset", "unknown")
         source = events.metadata.get("filename", dataset)
         fields = None if "part_d0val" in ak.fields(events) else reader_fields(self.feature_set)
-        jets = clean_jets(ak.materialize(jets_from_branches(events, fields)), str(source))
+        jets = clean_jets(
+            ak.materialize(jets_from_branches(events, fields, source=source)), str(source)
+        )
         out = self._empty_histograms()
         labels = ak.to_numpy(jets["label"])
         class_of = class_names_of(labels)

@@ -40,7 +40,7 @@ class JetClassTaggerProcessor(processor.ProcessorABC):
     def process(self, events: Any) -> dict[str, Any]:
         dataset = str(events.metadata.get("dataset", "unknown"))
         source = str(events.metadata.get("filename", dataset))
-        jets = jets_from_branches(events, self.tagger.constituent_fields)
+        jets = jets_from_branches(events, self.tagger.constituent_fields, source=source)
         report = QualityReport()
         jets = clean_jets(ak.materialize(jets), source, report=report)
         labels = ak.to_numpy(jets["label"])

@@ -25,6 +25,8 @@ require("coffea", extra="coffea", purpose="jetscale.runner")
 
 from coffea import processor  # noqa: E402
 
+from jetscale.io.errors import JetFileError  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 ExecutorName = Literal["iterative", "futures", "dask"]
@@ -46,6 +48,7 @@ def diagnose(path: str, treename: str) -> str | None:
 
 
 PROCESSED_KEY = "processed_entries"
+REFUSED_KEY = "refused_chunks"
 
 
 class EntryCounting(processor.ProcessorABC):
@@ -53,15 +56,23 @@ class EntryCounting(processor.ProcessorABC):
 
     After the run, a file whose count falls short of its entries lost chunks to
     read errors (coffea's ``skipbadfiles`` swallows them), so any processor, a
-    user's own included, gets the incomplete-file report.
+    user's own included, gets the incomplete-file report. A chunk whose content
+    jetscale refuses (a :class:`~jetscale.io.errors.JetFileError`: mistyped
+    branches, labels that are not one-hot) is left out with its reason, so one bad
+    file never aborts a run nor is tagged silently.
     """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
     def process(self, events: Any) -> Any:
-        out = self.inner.process(events)
         filename = str(events.metadata.get("filename", "<unknown>"))
+        try:
+            out = self.inner.process(events)
+        except JetFileError as err:
+            log.warning("refusing a chunk of %s: %s", filename, err)
+            # A set accumulates by union: the same reason from several chunks stays one entry.
+            return {REFUSED_KEY: {(filename, str(err))}}
         return {"inner": out, PROCESSED_KEY: {filename: len(events)}}
 
     def postprocess(self, accumulator: Any) -> Any:
@@ -148,16 +159,21 @@ def run_fileset(
                 skipped[path] = reason
         out: dict[str, Any] = {}
         processed: dict[str, int] = {}
+        refused: dict[str, str] = {}
         if chunks:
             # run() (unlike __call__) takes preprocessed chunks; it wraps the
             # accumulator under "out", which Runner.__call__ would unwrap.
             result = runner.run(chunks, EntryCounting(processor_instance), treename=treename)
             wrapped = result["out"]
             processed = wrapped.get(PROCESSED_KEY, {})
+            refused = dict(sorted(wrapped.get(REFUSED_KEY, set())))
             out = dict(processor_instance.postprocess(wrapped.get("inner", {})) or {})
     for path, n in entries.items():
         done = int(processed.get(path, 0))
-        if done < n:
+        if path in refused:
+            kept = f"; {done} of its {n} entries were used" if done else ""
+            skipped[path] = f"refused: {refused[path]}{kept}"
+        elif done < n:
             reason = f"only {done} of {n} entries processed (read error during the run)"
             log.warning("incomplete %s: %s", path, reason)
             skipped[path] = reason

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 
 pytest.importorskip("coffea")
 pytest.importorskip("onnxruntime")
 from coffea.nanoevents import BaseSchema
 
+from jetscale import schema
 from jetscale.histograms.tagger import DISCRIMINANT_EDGES
 from jetscale.inference import OnnxTagger
 from jetscale.io import write_jetclass
@@ -184,3 +188,59 @@ def test_processor_pickles_without_a_session(processor_instance: JetClassTaggerP
     assert clone.tagger._session is None
     assert clone.tagger.class_names == processor_instance.tagger.class_names
     assert len(pickle.dumps(processor_instance)) < 2_000_000  # the model travels, nothing else
+
+
+def rewrite(source: str, target: Path, **replace: Any) -> str:
+    """A copy of the JetClass file ``source`` with some branches replaced (uproot writes it)."""
+    arrays = uproot.open(source)["tree"].arrays(library="ak")
+    fields: dict[str, Any] = {
+        k: arrays[k] for k in arrays.fields if k != "npart" and not k.startswith("part_")
+    }
+    fields["part"] = ak.zip({f: arrays[f"part_{f}"] for f in schema.CONSTITUENT_FIELDS})
+    fields.update(replace)
+    with uproot.recreate(target) as file:
+        file.mktree(
+            "tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}
+        ).extend(fields)
+    return str(target)
+
+
+@pytest.mark.parametrize("executor", ["iterative", "futures"])
+def test_mistyped_and_mislabelled_files_are_refused_never_tagged(
+    samples: dict, processor_instance: JetClassTaggerProcessor, tmp_path: Path, executor: str
+) -> None:
+    """A flat ``part_px`` once gave wrong scores with exit 0; labels that are not one-hot
+    histogrammed jets in a wrong class. Both files are now refused and listed with the
+    reason, and the good files' histograms are those of a run without them.
+    """
+    n = 90
+    labels = uproot.open(samples["path_a"])["tree"]["label_QCD"].array(library="np")
+    flat_px = str(tmp_path / "flat_px.root")
+    arrays = uproot.open(samples["path_a"])["tree"].arrays(library="ak")
+    flat = {f: arrays[f"part_{f}"] for f in schema.CONSTITUENT_FIELDS if f != "px"}
+    with uproot.recreate(flat_px) as file:
+        branches: dict[str, Any] = {
+            k: arrays[k] for k in arrays.fields if k.startswith(("jet_", "label_"))
+        }
+        branches["part"] = ak.zip(flat)
+        branches["part_px"] = ak.to_numpy(arrays["jet_pt"])  # flat: one number per jet
+        file.mktree(
+            "tree",
+            {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()},
+        ).extend(branches)
+    two_labels = rewrite(
+        samples["path_a"], tmp_path / "two_labels.root", label_Hbb=~labels.astype(bool)
+    )
+    no_label = rewrite(
+        samples["path_a"],
+        tmp_path / "no_label.root",
+        **{b: np.zeros(n, bool) for b in schema.LABEL_BRANCHES},
+    )
+    out = run(samples, processor_instance, executor, 40, extra=(flat_px, two_labels, no_label))
+    skipped = out["skipped_files"]
+    assert set(skipped) == {flat_px, two_labels, no_label}
+    assert "branch 'part_px': expected a jagged list per jet, found float32" in skipped[flat_px]
+    assert "not one-hot" in skipped[two_labels] and "not one-hot" in skipped[no_label]
+    clean = run(samples, processor_instance, executor, 40)
+    assert out["jets"] == clean["jets"] == {"a": 90, "b": 55}
+    assert_same_histograms(out, clean, ("score", "discriminant", "jet_pt"))

@@ -145,19 +145,31 @@ def _check_interpretation(path: Path, branch: Any, jagged: bool) -> None:
         raise JetFileError(path, f"expected numeric values, found {branch.typename!r}", branch.name)
 
 
-def jets_from_branches(arrays: Any, constituent_fields: Sequence[str] | None = None) -> Any:
+def jets_from_branches(
+    arrays: Any, constituent_fields: Sequence[str] | None = None, *, source: object = "input"
+) -> Any:
     """Map JetClass branches (``part_*``, ``jet_*``, ``label_*``) to the internal layout.
 
     Pure awkward, so it works on eager arrays, coffea's virtual arrays (e.g.
     ``NanoEventsFactory.from_root({path: "tree"}, schemaclass=BaseSchema)``),
     typetracers and dask-awkward collections alike. Labels become an int32 class
-    index (-1 when the input carries no ``label_*`` branches); one-hot validity is
-    checked by the file readers, not here.
+    index (-1 when the input carries no ``label_*`` branches).
+
+    Every reader of JetClass branches goes through the same checks here, before
+    any value is used: the branches are present, ``part_*`` are jagged numeric,
+    ``jet_*`` and ``label_*`` numeric scalars (from the array types, so lazily for
+    every backend), and, where values are at hand (eager and coffea-virtual
+    arrays), every jet is one-hot over ``label_*``. A failure raises
+    :class:`~jetscale.io.errors.JetFileError` naming ``source`` (the file), the
+    branch and the problem.
     """
     fields = (
         tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
     )
     present = set(ak.fields(arrays))
+    check_branch_types(arrays, fields, source)
+    if all(branch in present for branch in schema.LABEL_BRANCHES) and _has_values(arrays):
+        _check_one_hot(source, arrays, schema.LABEL_BRANCHES)
     constituents = {
         field: ak.values_astype(
             arrays[f"part_{field}"],
@@ -188,12 +200,69 @@ def _to_internal(
     fields: Sequence[str],
     label_branches: Sequence[str],
 ) -> ak.Array:
-    if label_branches:
-        _check_one_hot(path, arrays, label_branches)
-    return jets_from_branches(arrays, fields)
+    del label_branches  # complete or absent: checked when the file was opened
+    return jets_from_branches(arrays, fields, source=path)
 
 
-def _check_one_hot(path: Path, arrays: ak.Array, label_branches: Sequence[str]) -> None:
+_NUMERIC_PRIMITIVES = frozenset(
+    {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
+    | {"float16", "float32", "float64"}
+)
+
+
+def check_branch_types(arrays: Any, constituent_fields: Sequence[str], source: object) -> None:
+    """Refuse missing or mistyped branches from the array types alone (no values are read).
+
+    ``part_<field>`` for each of ``constituent_fields`` and ``jet_pt``/``jet_energy``
+    must be present; ``part_*`` must be jagged numeric lists, ``jet_*`` and
+    ``label_*`` numeric scalars per jet. Works for eager, coffea-virtual, typetracer
+    and dask-awkward arrays.
+    """
+    present = set(ak.fields(arrays))
+    for branch in [f"part_{f}" for f in constituent_fields] + ["jet_pt", "jet_energy"]:
+        if branch not in present:
+            raise JetFileError(source, "branch missing", branch)
+    for branch in sorted(present):
+        if branch.startswith("part_") and branch.removeprefix("part_") in constituent_fields:
+            jagged = True
+        elif branch in schema.JET_BRANCHES or branch in schema.LABEL_BRANCHES:
+            jagged = False
+        else:
+            continue
+        form = _form(arrays[branch])
+        if jagged:
+            if not isinstance(form, ak.forms.ListOffsetForm | ak.forms.ListForm):
+                raise JetFileError(
+                    source, f"expected a jagged list per jet, found {_type_name(form)}", branch
+                )
+            form = form.content
+        if not (isinstance(form, ak.forms.NumpyForm) and form.inner_shape == ()) or (
+            form.primitive not in _NUMERIC_PRIMITIVES
+        ):
+            what = "a jagged numeric list" if jagged else "one number per jet"
+            raise JetFileError(source, f"expected {what}, found {_type_name(form)}", branch)
+
+
+def _form(array: Any) -> Any:
+    """The awkward form of an eager, virtual, typetracer or dask-awkward array."""
+    if type(array).__module__.startswith("dask_awkward"):
+        return array.form
+    return ak.to_layout(array).form
+
+
+def _type_name(form: Any) -> str:
+    """The awkward type of a form, as a user reads it (``float32``, ``var * float32``)."""
+    return str(form.type)
+
+
+def _has_values(arrays: Any) -> bool:
+    """Whether values can be checked here: eager or coffea-virtual, not typetracer or dask."""
+    if type(arrays).__module__.startswith("dask_awkward"):
+        return False
+    return bool(ak.backend(arrays) != "typetracer")
+
+
+def _check_one_hot(path: object, arrays: Any, label_branches: Sequence[str]) -> None:
     """Every jet must have exactly one ``label_*`` set (any numeric dtype)."""
     set_per_jet = np.zeros(len(arrays), dtype=np.int64)
     for branch in label_branches:
