@@ -201,15 +201,71 @@ def _data_spec(raw: Any, source: str) -> DataSpec:
         msg = f"{source}: data needs exactly one of 'generate' and 'train'"
         raise SweepConfigError(msg)
     if generate is not None:
-        need = {"classes", "train_jets_per_class", "val_jets_per_class"}
-        missing = sorted(need - set(generate))
-        if missing:
-            msg = f"{source}: data.generate is missing {', '.join(missing)}"
+        _check_generate(generate, source)
+    for key in ("train", "val"):
+        value = raw.get(key)
+        if value is not None and not (
+            isinstance(value, str)
+            or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            msg = f"{source}: data.{key} must be a path or a list of paths, got {value!r}"
             raise SweepConfigError(msg)
+    if not isinstance(raw.get("shuffle", True), bool):
+        msg = f"{source}: data.shuffle must be true or false, got {raw['shuffle']!r}"
+        raise SweepConfigError(msg)
     as_tuple = lambda v: (v,) if isinstance(v, str) else tuple(v or ())  # noqa: E731
     return DataSpec(
         as_tuple(train), as_tuple(raw.get("val")), generate, bool(raw.get("shuffle", True))
     )
+
+
+#: What data.generate may hold: key -> (type, what the value must be).
+GENERATE_KEYS: dict[str, str] = {
+    "classes": "a list of JetClass class names",
+    "train_jets_per_class": "a positive integer",
+    "val_jets_per_class": "a positive integer",
+    "detector": "a detector card name",
+    "seed": "an integer",
+}
+
+
+def _check_generate(generate: Any, source: str) -> None:
+    """Every key of ``data.generate`` known and well typed, before anything is generated.
+
+    A misspelt key (``detectr``) used to be ignored, and the sweep ran on the default card.
+    """
+    from jetscale.generate.cards import available_cards
+    from jetscale.schema import CLASS_NAMES
+
+    where = f"{source}: data.generate"
+    if not isinstance(generate, Mapping):
+        msg = f"{where} must be a mapping of {', '.join(GENERATE_KEYS)}, got {generate!r}"
+        raise SweepConfigError(msg)
+    unknown = sorted(set(generate) - set(GENERATE_KEYS))
+    if unknown:
+        msg = f"{where} has unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(GENERATE_KEYS)}"
+        raise SweepConfigError(msg)
+    missing = sorted({"classes", "train_jets_per_class", "val_jets_per_class"} - set(generate))
+    if missing:
+        msg = f"{where} is missing {', '.join(missing)}"
+        raise SweepConfigError(msg)
+    for key, value in generate.items():
+        if key == "classes":
+            ok = isinstance(value, list) and bool(value) and all(v in CLASS_NAMES for v in value)
+        elif key == "detector":
+            ok = isinstance(value, str) and value in available_cards()
+        elif key == "seed":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        if not ok:
+            extra = ""
+            if key == "classes":
+                extra = f" ({', '.join(CLASS_NAMES)})"
+            elif key == "detector":
+                extra = f" ({', '.join(available_cards())})"
+            msg = f"{where}.{key} must be {GENERATE_KEYS[key]}{extra}, got {value!r}"
+            raise SweepConfigError(msg)
 
 
 def _check_keys(settings: Mapping[str, Any], where: str) -> None:
