@@ -210,3 +210,25 @@ def test_export_command_checks_parity_on_the_users_jets(
     assert "on 7 jets of 1 file(s):" in line
     assert float(line.rsplit(":", 1)[1]) < 1e-4
     assert out.is_file() and out.with_name("preprocess.json").is_file()
+
+
+def test_export_never_clobbers_another_models_files(run_dir: Path, tmp_path: Path) -> None:
+    """A second model exported into the same directory used to overwrite the first one's
+    preprocess.json and model_card.json (which then no longer matched its ONNX file)."""
+    from jetscale.cli import main
+    from jetscale.export.onnx_export import ExportClobberError
+
+    first = export_run(run_dir, tmp_path / "first.onnx")
+    before = {k: Path(v).read_bytes() for k, v in first.items()}
+    assert json.loads(first["model_card"].read_text())["model_file"] == "first.onnx"
+    with pytest.raises(ExportClobberError, match=r"belong to model file 'first.onnx'.*--force"):
+        export_run(run_dir, tmp_path / "second.onnx")
+    assert not (tmp_path / "second.onnx").exists()
+    assert {k: Path(v).read_bytes() for k, v in first.items()} == before  # untouched
+    assert (
+        main(["export", str(run_dir), "--out", str(tmp_path / "second.onnx"), "--no-parity"]) == 2
+    )
+    # Re-exporting the same model file is fine; --force takes the directory over.
+    export_run(run_dir, tmp_path / "first.onnx")
+    export_run(run_dir, tmp_path / "second.onnx", force=True)
+    assert json.loads(first["model_card"].read_text())["model_file"] == "second.onnx"

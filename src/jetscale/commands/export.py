@@ -31,12 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-parity", action="store_true", help="skip the torch vs ONNX Runtime check"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a preprocess.json or model_card.json that belongs to another model file",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from jetscale.export import check_parity, export_run
 
-    written = export_run(args.run_dir, args.out, args.checkpoint)
+    written = export_run(args.run_dir, args.out, args.checkpoint, force=args.force)
     for kind, path in written.items():
         print(f"{kind}: {path}")
     if not args.no_parity:

@@ -26,6 +26,8 @@ PARITY_SHAPES = ((1, 1), (3, 7), (16, 64), (8, 128), (4, 150))
 #: The default jets of :func:`check_parity`: made by ``generate_class("QCD", 12, seed=5)``
 #: and ``generate_class("Tbqq", 12, seed=5)`` and written with ``write_parquet``.
 PARITY_JETS = Path(__file__).with_name("parity_jets.parquet")
+#: The model card's file name, beside the ONNX file and its sidecar.
+CARD_NAME = "model_card.json"
 
 
 class SoftmaxTagger(torch.nn.Module):
@@ -89,21 +91,64 @@ def export_onnx(model: torch.nn.Module, n_features: int, path: str | Path) -> No
     onnx.checker.check_model(str(path), full_check=True)
 
 
+class ExportClobberError(FileExistsError):
+    """The export would overwrite the sidecar or card of another model in that directory."""
+
+
 def export_run(
-    run_dir: str | Path, out: str | Path, checkpoint: str = BEST_NAME
+    run_dir: str | Path, out: str | Path, checkpoint: str = BEST_NAME, *, force: bool = False
 ) -> dict[str, Path]:
-    """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, atomically."""
+    """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, as a set.
+
+    A directory holds one model: the sidecar and card beside ``out`` belong to the
+    ONNX file they sit with. If they exist and describe another model file (the
+    card's ``model_file``), or exist without ``out``, the export is refused with
+    :class:`ExportClobberError` unless ``force`` (re-exporting onto the same
+    ``out`` is allowed). The three files are written to temporary names first
+    and renamed together at the end, so a failure leaves the old set intact.
+    """
+    onnx_path = Path(out)
+    sidecar = onnx_path.with_name(SIDECAR_NAME)
+    card = onnx_path.with_name(CARD_NAME)
+    if not force:
+        _refuse_clobbering(onnx_path, sidecar, card)
     model, state = load_model(run_dir, checkpoint)
     config = ModelConfig.from_dict(state["model_config"])
-    onnx_path = Path(out)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(onnx_path) as tmp:
-        export_onnx(model, config.n_features, tmp)
-    sidecar = onnx_path.with_name(SIDECAR_NAME)
-    write_json(sidecar, preprocess_json(config.feature_set, config.max_particles, config.n_classes))
-    card = onnx_path.with_name("model_card.json")
-    write_json(card, model_card(Path(run_dir), state))
+    with (
+        atomic_path(onnx_path) as onnx_tmp,
+        atomic_path(sidecar) as sidecar_tmp,
+        atomic_path(card) as card_tmp,
+    ):
+        export_onnx(model, config.n_features, onnx_tmp)
+        write_json(
+            sidecar_tmp,
+            preprocess_json(config.feature_set, config.max_particles, config.n_classes),
+        )
+        write_json(card_tmp, {**model_card(Path(run_dir), state), "model_file": onnx_path.name})
     return {"onnx": onnx_path, "preprocess": sidecar, "model_card": card}
+
+
+def _refuse_clobbering(onnx_path: Path, sidecar: Path, card: Path) -> None:
+    """Refuse to overwrite the sidecar or card of another model (see :func:`export_run`)."""
+    existing = [p for p in (sidecar, card) if p.exists()]
+    if not existing:
+        return
+    owner = None
+    if card.exists():
+        try:
+            owner = json.loads(card.read_text()).get("model_file")
+        except (OSError, ValueError, AttributeError):
+            owner = None
+    if owner == onnx_path.name or (owner is None and onnx_path.exists()):
+        return  # re-exporting the same model file
+    other = f"model file {owner!r}" if owner else "another model"
+    names = " and ".join(p.name for p in existing)
+    msg = (
+        f"{onnx_path.parent}: {names} there belong to {other}; exporting {onnx_path.name} "
+        "would overwrite them (one model per directory: choose another --out, or --force)"
+    )
+    raise ExportClobberError(msg)
 
 
 def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
