@@ -196,3 +196,17 @@ def test_tag_command_on_jetclass_and_nanoaod_files(
     v15 = str(nanoaod_dir / "nano_tt_v15.root")
     assert main(["tag", v15, "--model", "full21", "--out", str(tmp_path / "v15")]) == 2
     assert "d0val (for part_d0)" in capsys.readouterr().err
+
+
+def test_train_names_a_file_with_a_renamed_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It used to end in uproot's KeyInFileError traceback (train opened files unchecked)."""
+    renamed = tmp_path / "renamed.root"
+    with uproot.recreate(renamed) as file:
+        file["events"] = {"x": np.arange(3.0)}
+    code = main(["train", "--data", str(renamed), "--out", str(tmp_path / "run")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("jetscale train: error: ")
+    assert f"{renamed}: no TTree 'tree' (keys: events)" in error

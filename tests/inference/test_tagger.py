@@ -234,3 +234,30 @@ def test_a_new_feature_reading_a_new_jet_field_runs_in_the_tagger(
     np.testing.assert_allclose(got, expected, atol=2e-5)
     # The new input matters: the shipped model on the same jets gives other scores.
     assert np.abs(got - reference_scores(jets, "kinpid")).max() > 1e-3
+
+
+def test_corrupt_model_and_short_sidecar_are_named_when_built(tmp_path: Path) -> None:
+    """A random model.onnx gave ONNX Runtime's InvalidProtobuf without the path; a sidecar
+    declaring 20 variables for a 21-variable graph was accepted and failed mid-run."""
+    from jetscale.inference import ModelFileError
+
+    sidecar = shipped_model("full21").with_name("preprocess.json")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "model.onnx").write_bytes(np.random.default_rng(1).bytes(5000))
+    shutil.copy(sidecar, corrupt / "preprocess.json")
+    with pytest.raises(
+        ModelFileError, match=r"corrupt/model.onnx: not a model ONNX Runtime can load"
+    ):
+        OnnxTagger(corrupt / "model.onnx")
+
+    short = tmp_path / "short"
+    short.mkdir()
+    shutil.copy(shipped_model("full21"), short / "model.onnx")
+    data = json.loads(sidecar.read_text())
+    data["pf_features"]["var_names"].pop()  # 20 of the graph's 21 variables
+    (short / "preprocess.json").write_text(json.dumps(data))
+    with pytest.raises(
+        SidecarError, match=r"input 'pf_features' takes 21 variables per particle.*declares 20"
+    ):
+        OnnxTagger(short / "model.onnx")

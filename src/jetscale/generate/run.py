@@ -30,6 +30,7 @@ from jetscale.generate.jets import build_jets
 from jetscale.generate.processes import ProcessSpec, process_spec, pythia_settings
 from jetscale.generate.truth import find_decays, match_jets
 from jetscale.io.jetclass import write_jetclass
+from jetscale.io.lock import DirectoryLock
 
 log = logging.getLogger(__name__)
 
@@ -212,41 +213,42 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    units = work_units(classes, jets_per_class, detector, seed, unit_jets)
-    results: dict[tuple[str, int], UnitResult] = {}
-    start = time.perf_counter()
-    with tqdm(
-        total=len(classes) * jets_per_class, unit="jet", disable=not progress, desc="generate"
-    ) as bar:
-        if workers == 1:
-            for unit in units:
-                results[(unit.class_name, unit.unit_index)] = run_unit(unit, bar.update)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(min(workers, len(units))) as pool:
-                for result in pool.imap_unordered(run_unit, units):
-                    results[(result.unit.class_name, result.unit.unit_index)] = result
-                    bar.update(result.unit.n_jets)
+    with DirectoryLock(out, "jetscale generate"):  # one writer per directory
+        units = work_units(classes, jets_per_class, detector, seed, unit_jets)
+        results: dict[tuple[str, int], UnitResult] = {}
+        start = time.perf_counter()
+        with tqdm(
+            total=len(classes) * jets_per_class, unit="jet", disable=not progress, desc="generate"
+        ) as bar:
+            if workers == 1:
+                for unit in units:
+                    results[(unit.class_name, unit.unit_index)] = run_unit(unit, bar.update)
+            else:
+                context = multiprocessing.get_context("spawn")
+                with context.Pool(min(workers, len(units))) as pool:
+                    for result in pool.imap_unordered(run_unit, units):
+                        results[(result.unit.class_name, result.unit.unit_index)] = result
+                        bar.update(result.unit.n_jets)
 
-    files, counts, events, rates = [], {}, {}, {}
-    for name in classes:
-        mine = sorted(
-            (r for r in results.values() if r.unit.class_name == name),
-            key=lambda r: r.unit.unit_index,
+        files, counts, events, rates = [], {}, {}, {}
+        for name in classes:
+            mine = sorted(
+                (r for r in results.values() if r.unit.class_name == name),
+                key=lambda r: r.unit.unit_index,
+            )
+            jets = ak.concatenate([r.jets for r in mine])
+            files.append(write_jetclass(out / sample_file_name(name, detector, seed), jets))
+            counts[name] = len(jets)
+            events[name] = sum(r.n_events for r in mine)
+            rates[name] = len(jets) / sum(r.seconds for r in mine)
+        wall = time.perf_counter() - start
+        summary = GenerationSummary(
+            files=files,
+            jets_per_class=counts,
+            events_per_class=events,
+            wall_time_s=wall,
+            jets_per_second=sum(counts.values()) / wall,
+            jets_per_second_per_worker=rates,
         )
-        jets = ak.concatenate([r.jets for r in mine])
-        files.append(write_jetclass(out / sample_file_name(name, detector, seed), jets))
-        counts[name] = len(jets)
-        events[name] = sum(r.n_events for r in mine)
-        rates[name] = len(jets) / sum(r.seconds for r in mine)
-    wall = time.perf_counter() - start
-    summary = GenerationSummary(
-        files=files,
-        jets_per_class=counts,
-        events_per_class=events,
-        wall_time_s=wall,
-        jets_per_second=sum(counts.values()) / wall,
-        jets_per_second_per_worker=rates,
-    )
-    log.info("%s", summary)
-    return summary
+        log.info("%s", summary)
+        return summary

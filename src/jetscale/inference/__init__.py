@@ -14,7 +14,12 @@ from jetscale._optional import require
 
 require("onnxruntime", "coffea", extra="tag", purpose="jetscale.inference")
 
-from jetscale.inference.tagger import FeatureMismatchError, OnnxTagger, resolve_model  # noqa: E402
+from jetscale.inference.tagger import (  # noqa: E402
+    FeatureMismatchError,
+    ModelFileError,
+    OnnxTagger,
+    resolve_model,
+)
 from jetscale.sidecar import (  # noqa: E402
     ModelInput,
     ModelInputs,
@@ -25,6 +30,7 @@ from jetscale.sidecar import (  # noqa: E402
 
 __all__ = [
     "FeatureMismatchError",
+    "ModelFileError",
     "ModelInput",
     "ModelInputs",
     "OnnxTagger",

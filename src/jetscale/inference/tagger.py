@@ -52,6 +52,10 @@ class FeatureMismatchError(ValueError):
     """The model needs a constituent field the input cannot provide."""
 
 
+class ModelFileError(ValueError):
+    """A model file ONNX Runtime cannot load; the message names the file."""
+
+
 def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, Path]:
     """``(model.onnx, preprocess.json)`` of a shipped model name, a model file or a model directory."""
     from jetscale.shipped import SHIPPED, shipped_model
@@ -109,7 +113,14 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         content = self.model_bytes if self.model_bytes is not None else path.read_bytes()
         self.model_key = hashlib.sha256(content).hexdigest()
         # Open the model once here so a wrong file or sidecar fails before any data is read.
-        session = self.session  # kept: the first call needs no second open (dropped on pickling)
+        try:
+            session = (
+                self.session
+            )  # kept: the first call needs no second open (dropped on pickling)
+        except Exception as err:  # any file ONNX Runtime cannot load: corrupt, not ONNX, ...
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            msg = f"{self.model_path}: not a model ONNX Runtime can load ({type(err).__name__}: {reason})"
+            raise ModelFileError(msg) from err
         graph_inputs = {i.name: i for i in session.get_inputs()}
         missing = [i.name for i in self.inputs.inputs if i.name not in graph_inputs]
         if missing or len(graph_inputs) != len(self.inputs.inputs):
@@ -118,6 +129,15 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
                 f"{self.inputs.source} inputs {[i.name for i in self.inputs.inputs]}"
             )
             raise SidecarError(msg)
+        for model_input in self.inputs.inputs:
+            channels = graph_inputs[model_input.name].shape[1]
+            if isinstance(channels, int) and channels != len(model_input.variables):
+                msg = (
+                    f"{self.model_path}: input {model_input.name!r} takes {channels} variables "
+                    f"per particle, the sidecar {self.inputs.source} declares "
+                    f"{len(model_input.variables)}"
+                )
+                raise SidecarError(msg)
         self.input_dtypes = {
             name: np.bool_ if i.type == "tensor(bool)" else np.float32
             for name, i in graph_inputs.items()

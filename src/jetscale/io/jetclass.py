@@ -69,7 +69,8 @@ def read_jetclass(
     return concatenate_chunks(chunks, paths)
 
 
-def _open_tree(path: Path) -> Any:
+def open_tree(path: Path) -> Any:
+    """The JetClass ``tree`` of ``path``; :class:`JetFileError` naming the file if it cannot be had."""
     try:
         file = uproot.open(path)
     except Exception as err:
@@ -95,7 +96,7 @@ def _iterate_file(
     on_invalid: OnInvalid,
     report: QualityReport | None,
 ) -> Iterator[ak.Array]:
-    tree = _open_tree(path)
+    tree = open_tree(path)
     available = set(tree.keys())
     particle_branches = [f"part_{f}" for f in fields]
     jet_branches = [b for b in schema.JET_BRANCHES if b in available]

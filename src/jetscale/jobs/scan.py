@@ -33,6 +33,7 @@ from typing import Any
 
 from jetscale._optional import require
 from jetscale.io.atomic import atomic_path, write_json
+from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
 from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
 from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
@@ -150,8 +151,20 @@ def scan(
     # Before any data is generated: a sweep without dask would fail only minutes later.
     require("dask", "distributed", extra="dask", purpose="jetscale scan")
     require("torch", extra="ml", purpose="jetscale scan (training)")
+    with DirectoryLock(out, "jetscale scan"):  # one driver per sweep directory
+        return _scan(config, Path(out), workers, threads_per_worker, scheduler, on_result)
+
+
+def _scan(
+    config: SweepConfig,
+    out_dir: Path,
+    workers: int | None,
+    threads_per_worker: int,
+    scheduler: str | None,
+    on_result: Callable[[dict[str, Any]], None] | None,
+) -> ScanSummary:
+    """The work of :func:`scan`, with the sweep directory held."""
     started = time.perf_counter()
-    out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or max(os.cpu_count() or 1, 1)
     train, val = prepare_data(config.data, out_dir, workers)

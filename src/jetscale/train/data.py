@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from jetscale.features import build_features
 from jetscale.features.registry import reader_fields
 from jetscale.io import expand_paths, iterate_jets
+from jetscale.io.jetclass import open_tree
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +127,8 @@ def _entries(path: object) -> int:
     text = str(path)
     if text.endswith(".parquet"):
         return int(ak.metadata_from_parquet(text)["num_rows"])
-    with uproot.open(text) as file:
-        return int(file["tree"].num_entries)
+    # The readers' opener: a missing, corrupt or treeless file is named (JetFileError).
+    return int(open_tree(Path(text)).num_entries)
 
 
 def _require_labels(chunk: ak.Array) -> None:

@@ -10,9 +10,11 @@ the attention term and padding.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from jetscale.io.atomic import atomic_path, write_json
+from jetscale.io.lock import DirectoryLock
 from jetscale.metrics import one_vs_qcd_aucs
 from jetscale.nn import build_model, count_parameters, forward_flops, training_flops
 from jetscale.train.checkpoint import (
@@ -94,7 +97,18 @@ def train(
 
     ``stop_after_steps`` ends the process early after that many optimizer steps in
     this call (used to test resumption); the run is then resumable as if killed.
+    The run directory is held for this process (one writer; under torchrun, rank 0
+    holds it): a second process on the same directory gets
+    :class:`~jetscale.io.lock.DirectoryBusyError`.
     """
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    lock = DirectoryLock(config.out, "jetscale train") if main_rank else contextlib.nullcontext()
+    with lock:
+        return _train(config, resume, stop_after_steps)
+
+
+def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> dict[str, Any]:
+    """The training of :func:`train`, with the run directory held."""
     out = Path(config.out)
     ddp = Distributed.from_environment()
     device = ddp.device(select_device(config.device))
