@@ -195,3 +195,49 @@ def test_whole_study_fit_recovers_every_known_number(tmp_path: Path) -> None:
     ):
         assert {f"{stem}.png", f"{stem}.pdf"} <= plots
     assert all(Path(p).stat().st_size > 1000 for p in result["plots"])
+
+
+def test_negative_exponent_leaves_the_frontier_undefined_and_fit_json_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table whose loss grows with D fits beta < 0: the frontier turned complex and
+    fit.json was never written (after comparison.md and the plots were)."""
+    n, d = np.meshgrid(np.geomspace(1e3, 1e5, 4), np.geomspace(1e3, 1e5, 4))
+    n, d = n.ravel(), d.ravel()
+    loss = 1.0 + 5.0 / n**0.3 + 0.01 * d**0.2  # grows with D, by construction
+    table = write_csv(tmp_path / "runs.csv", {"N": n, "D": d, "loss": loss})
+    out = tmp_path / "fit"
+    assert main(["fit", str(table), "--out", str(out), "--bootstrap", "4"]) == 0
+    result = json.loads((out / "fit.json").read_text())
+    assert result["parametric"]["params"]["beta"] < 0
+    frontier = result["frontier_from_parametric_fit"]
+    assert "not both positive" in frontier["undefined"] and "N_opt" not in frontier
+    assert "parametric fit: undefined (the fitted exponents" in capsys.readouterr().out
+    assert (out / "comparison.md").is_file()
+    assert any(Path(p).name == "loss_vs_compute.png" for p in result["plots"])
+
+
+def test_empty_cells_are_missing_values(tmp_path: Path) -> None:
+    """pandas writes NaN as an empty cell; isoflop_budget then became a text column and the
+    fit crashed with a TypeError in np.isfinite."""
+    n, d = np.meshgrid(np.logspace(4, 7, 4), np.logspace(5, 8, 4))
+    n, d = n.ravel(), d.ravel()
+    loss = parametric_law(n, d, **TRUTH)
+    budget = np.where(np.arange(len(n)) % 2 == 0, 1e15, np.nan)
+    path = tmp_path / "pandas.csv"
+    lines = ["N,D,loss,isoflop_budget"] + [
+        f"{a},{b},{c},{'' if np.isnan(e) else e}"
+        for a, b, c, e in zip(n, d, loss, budget, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    table = read_table(path)
+    assert table["isoflop_budget"].dtype == np.float64
+    np.testing.assert_array_equal(np.isnan(table["isoflop_budget"]), np.isnan(budget))
+    # A missing value where one is required is named with its row.
+    lines[3] = lines[3].replace(f",{loss[2]},", ",,")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        FitError,
+        match=r"pandas.csv: column 'loss' has 1 non-positive or non-finite values \(first at row 3\)",
+    ):
+        read_table(path)

@@ -76,9 +76,12 @@ def print_result(result: dict[str, Any]) -> None:
     print(f"  rms log residual {fit['rms_log_residual']:.4f} on {fit['n_points']} runs")
     frontier = result["frontier_from_parametric_fit"]
     print(f"compute-optimal frontier ({frontier['convention']}):")
-    print(
-        f"  parametric fit: N_opt ~ C^{frontier['N_opt_exponent']:.3f}, D_opt ~ C^{frontier['D_opt_exponent']:.3f}"
-    )
+    if "undefined" in frontier:
+        print(f"  parametric fit: undefined ({frontier['undefined']})")
+    else:
+        print(
+            f"  parametric fit: N_opt ~ C^{frontier['N_opt_exponent']:.3f}, D_opt ~ C^{frontier['D_opt_exponent']:.3f}"
+        )
     for label, key in (
         ("envelope (approach 1)", "approach_1_envelope"),
         ("IsoFLOP (approach 2)", "approach_2_isoflop"),

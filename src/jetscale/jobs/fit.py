@@ -109,17 +109,27 @@ def _fit_table(
     fitted = parametric_law(n, d, **p)
     result["parametric"] = dataclasses.asdict(parametric)
 
-    c_grid = np.geomspace(compute.min(), compute.max() * 10, 30)
-    n_opt, d_opt = compute_optimal(c_grid / n_bar, p["A"], p["alpha"], p["B"], p["beta"])
-    result["frontier_from_parametric_fit"] = {
-        "convention": convention,
-        "N_opt_exponent": p["beta"] / (p["alpha"] + p["beta"]),
-        "D_opt_exponent": p["alpha"] / (p["alpha"] + p["beta"]),
-        "C": c_grid.tolist(),
-        "N_opt": n_opt.tolist(),
-        "D_opt": d_opt.tolist(),
-        "loss": parametric_law(n_opt, d_opt, **p).tolist(),
-    }
+    if p["alpha"] > 0 and p["beta"] > 0:
+        c_grid = np.geomspace(compute.min(), compute.max() * 10, 30)
+        n_opt, d_opt = compute_optimal(c_grid / n_bar, p["A"], p["alpha"], p["B"], p["beta"])
+        result["frontier_from_parametric_fit"] = {
+            "convention": convention,
+            "N_opt_exponent": p["beta"] / (p["alpha"] + p["beta"]),
+            "D_opt_exponent": p["alpha"] / (p["alpha"] + p["beta"]),
+            "C": c_grid.tolist(),
+            "N_opt": n_opt.tolist(),
+            "D_opt": d_opt.tolist(),
+            "loss": parametric_law(n_opt, d_opt, **p).tolist(),
+        }
+    else:  # the loss does not fall with both N and D: no compute-optimal split exists
+        result["frontier_from_parametric_fit"] = {
+            "convention": convention,
+            "undefined": (
+                f"the fitted exponents alpha = {p['alpha']:.3g}, beta = {p['beta']:.3g} are not "
+                "both positive: the loss does not fall with both N and D in this table, so no "
+                "compute-optimal frontier follows from the fit"
+            ),
+        }
     result["data_scaling_per_size"] = _per_size(n, d, loss, n_bootstrap)
 
     envelope = loss_envelope(compute, loss, n, d, n_bootstrap=2 * n_bootstrap)
@@ -168,6 +178,8 @@ def _fit_table(
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # fit.json first: whatever fails later (a plot, a full disk), the numbers are kept.
+    write_json(out_dir / "fit.json", result)
     with atomic_path(out_dir / "comparison.md") as tmp:
         tmp.write_text(compare.markdown(comparison))
     if plots:
@@ -252,9 +264,8 @@ def _plots(
 
     style = sp.scaling_style(experiment)
     frontier = result["frontier_from_parametric_fit"]
-    written = sp.plot_loss_vs_compute(
-        compute, loss, n, envelope, (frontier["C"], frontier["loss"]), out, style
-    )
+    line = None if "undefined" in frontier else (frontier["C"], frontier["loss"])
+    written = sp.plot_loss_vs_compute(compute, loss, n, envelope, line, out, style)
     if isoflop.curves:
         written += sp.plot_isoflop(isoflop, out, style)
     written += sp.plot_observed_vs_fitted(loss, fitted, n, out, style)

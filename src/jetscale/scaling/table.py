@@ -20,8 +20,9 @@ def read_table(
 ) -> dict[str, np.ndarray]:
     """Numeric columns of ``path`` (``.csv`` or ``.parquet``); extra text columns are kept as strings.
 
-    Raises :class:`FitError` naming the file and the column for a missing
-    column, a non-numeric value or a non-positive one in N, D, loss, U or C.
+    Empty cells are missing values (NaN). Raises :class:`FitError` naming the file
+    and the column for a missing column, a non-numeric value, or a missing or
+    non-positive one in N, D, loss, U or C (with the first bad row).
     """
     path = Path(path)
     if not path.is_file():
@@ -44,6 +45,10 @@ def read_table(
         raise FitError(msg)
     out: dict[str, np.ndarray] = {}
     for name, values in raw.items():
+        if values.dtype.kind in "US":
+            # An empty cell is a missing value (pandas writes NaN as ""): NaN, so the
+            # column stays numeric (e.g. isoflop_budget, empty for non-IsoFLOP runs).
+            values = np.where(np.char.strip(values.astype(str)) == "", "nan", values)
         try:
             out[name] = values.astype(np.float64)
         except ValueError:
