@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 
 class MissingDependencyError(ModuleNotFoundError):
@@ -44,3 +46,22 @@ def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
     except ImportError as err:
         msg = f"{purpose} needs {module!r}, which is not installed: pip install 'jetscale[{extra}]'"
         raise MissingDependencyError(msg, name=module) from err
+
+
+def lazy_attributes(
+    package: str, table: Mapping[str, str], requires: tuple[str, str] | None = None
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) that imports ``package.<table[name]>`` on first use.
+
+    ``requires`` is ``(module, extra)``: checked with :func:`require` before the import.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in table:
+            if requires is not None:
+                require(requires[0], extra=requires[1], purpose=f"{package}.{name}")
+            return getattr(importlib.import_module(f"{package}.{table[name]}"), name)
+        msg = f"module {package!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+
+    return __getattr__

@@ -117,7 +117,7 @@ def _iterate_file(
     branches = particle_branches + jet_branches + label_branches
     try:
         for arrays in tree.iterate(branches, step_size=step_size, library="ak"):
-            jets = _to_internal(path, arrays, fields, label_branches)
+            jets = jets_from_branches(arrays, fields, source=path)
             yield clean_jets(jets, str(path), on_invalid, report)
     except JetFileError:
         raise
@@ -193,16 +193,6 @@ def jets_from_branches(
         content["label"] = ak.values_astype(ak.zeros_like(arrays["jet_pt"]), np.int32) - 1
     content["constituents"] = ak.zip(constituents)
     return ak.zip(content, depth_limit=1)
-
-
-def _to_internal(
-    path: Path,
-    arrays: ak.Array,
-    fields: Sequence[str],
-    label_branches: Sequence[str],
-) -> ak.Array:
-    del label_branches  # complete or absent: checked when the file was opened
-    return jets_from_branches(arrays, fields, source=path)
 
 
 _NUMERIC_PRIMITIVES = frozenset(

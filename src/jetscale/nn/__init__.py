@@ -8,10 +8,9 @@ first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from jetscale._optional import require
+from jetscale._optional import lazy_attributes
 from jetscale.nn.config import ModelConfig
 from jetscale.nn.counting import count_parameters, forward_flops, training_flops
 
@@ -38,9 +37,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _NETWORKS:
-        require("torch", extra="ml", purpose=f"jetscale.nn.{name}")
-        return getattr(importlib.import_module(f"{__name__}.{_NETWORKS[name]}"), name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_attributes(__name__, _NETWORKS, requires=("torch", "ml"))

@@ -15,10 +15,9 @@ one for itself. Histograms come from :mod:`jetscale.histograms`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from jetscale._optional import require
+from jetscale._optional import lazy_attributes, require
 
 # A lookup, not an import: importing this package stays cheap.
 require("matplotlib", "mplhep", extra="plot", purpose="jetscale.plotting")
@@ -50,12 +49,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
-        return getattr(module, name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:
