@@ -24,7 +24,7 @@ from jetscale.histograms.writers import (
     write_summary,
 )
 from jetscale.io import expand_paths
-from jetscale.io.errors import JetFileError
+from jetscale.io.formats import detect_format
 from jetscale.plotting.tagger import plot_tagger
 
 log = logging.getLogger(__name__)
@@ -51,35 +51,6 @@ class TagConfig:
     jet_id: str = "tight"
     status: bool = True
     datasets: dict[str, list[str]] | None = None  # None: one dataset per file stem
-
-
-def detect_format(path: str | os.PathLike[str]) -> str | None:
-    """``"jetclass"``, ``"pfnano"`` or ``"nanoaod_v15"`` from one open of ``path``; None if unreadable.
-
-    Unreadable files are not an error here: the runner skips and reports them.
-    A NanoAOD file without fat-jet PF candidates, or a file with neither tree,
-    raises :class:`~jetscale.io.errors.JetFileError` before anything runs.
-    """
-    import uproot
-
-    from jetscale.io.nanoaod import nanoaod_format_of_branches
-
-    try:
-        with uproot.open(path) as file:
-            if "tree" in file and "part_px" in file["tree"]:
-                return "jetclass"
-            if "Events" in file:
-                branches = file["Events"].keys()
-            else:
-                keys = ", ".join(file.keys()[:8])
-                branches = None
-    except Exception:  # any unreadable file: skipped and reported by the runner
-        return None
-    if branches is None:
-        raise JetFileError(
-            path, f"neither a JetClass 'tree' nor a NanoAOD 'Events' tree (keys: {keys})"
-        )
-    return nanoaod_format_of_branches(branches, str(path))
 
 
 def run_tag_job(config: TagConfig) -> dict[str, Any]:
