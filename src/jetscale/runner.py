@@ -1,13 +1,24 @@
 """Run a jetscale processor over files with coffea's Runner: iterative, futures or dask.
 
 One entry point, :func:`run_fileset`, for the CLI, the main job and users'
-scripts. coffea's preprocessing (on the chosen executor, so in parallel) opens
-every file once and, with ``skipbadfiles``, drops unreadable ones; those files
-are re-opened one by one to name the reason, skipped and reported, not fatal.
-During the run ``skipbadfiles`` skips chunks that fail to read (``OSError``);
-after it, files whose processed entries fall short of their entry count are
-reported too. Both land in the output (``skipped_files``) and in the log, so a
-run never drops data silently.
+scripts. A run over many files loses only what is broken, and says so: every
+file it could not use completely is listed in the output's ``skipped_files``
+(and the log) with the reason, on every executor:
+
+* coffea's preprocessing (on the chosen executor, so in parallel) opens every
+  file once; files it cannot open are re-opened one by one here to name the
+  reason (:func:`diagnose`);
+* during the run, any exception raised while a chunk is read or processed
+  (decompression errors, awkward or uproot errors, a file that does not fit the
+  schema) drops that chunk only; jetscale's content checks
+  (:class:`~jetscale.io.errors.JetFileError`: mistyped branches, labels that are
+  not one-hot) refuse it the same way. A dropped chunk contributes nothing, so
+  the histograms of the other chunks are those of a run without it;
+* after the run, a file whose processed entries fall short of its entry count
+  is listed with the first failure's reason and the entries that were used.
+
+If no chunk at all could be processed, :class:`NothingProcessedError` says why
+instead of returning empty histograms.
 """
 
 from __future__ import annotations
@@ -47,36 +58,75 @@ def diagnose(path: str, treename: str) -> str | None:
     return None
 
 
+def _entries_of(path: str, treename: str) -> int:
+    """Entries of a file that preprocessing produced no chunk for (0 if it cannot tell)."""
+    import uproot
+
+    try:
+        with uproot.open(path) as file:
+            return int(file[treename].num_entries)
+    except Exception:  # the caller reports the file either way
+        return 0
+
+
 PROCESSED_KEY = "processed_entries"
-REFUSED_KEY = "refused_chunks"
+FAILED_KEY = "failed_chunks"
+
+
+class NothingProcessedError(RuntimeError):
+    """No chunk of any file could be processed; the message lists each file's reason."""
 
 
 class EntryCounting(processor.ProcessorABC):
     """Wraps any processor and adds ``{file: entries}`` of every chunk it processed.
 
-    After the run, a file whose count falls short of its entries lost chunks to
-    read errors (coffea's ``skipbadfiles`` swallows them), so any processor, a
-    user's own included, gets the incomplete-file report. A chunk whose content
-    jetscale refuses (a :class:`~jetscale.io.errors.JetFileError`: mistyped
-    branches, labels that are not one-hot) is left out with its reason, so one bad
-    file never aborts a run nor is tagged silently.
+    After the run, a file whose count falls short of its entries lost chunks, so
+    any processor, a user's own included, gets the incomplete-file report. A chunk
+    whose reading or processing raises is left out with its reason (a
+    :class:`~jetscale.io.errors.JetFileError` is a refusal of its content; any
+    other exception a failure), so one bad file never aborts a run nor is tagged
+    silently. ``KeyboardInterrupt`` and other non-``Exception`` signals still stop the run.
     """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
     def process(self, events: Any) -> Any:
-        filename = str(events.metadata.get("filename", "<unknown>"))
+        metadata = events.metadata
+        filename = str(metadata.get("filename", "<unknown>"))
         try:
             out = self.inner.process(events)
-        except JetFileError as err:
-            log.warning("refusing a chunk of %s: %s", filename, err)
-            # A set accumulates by union: the same reason from several chunks stays one entry.
-            return {REFUSED_KEY: {(filename, str(err))}}
+        except Exception as err:  # any per-chunk failure: dropped, listed with its reason
+            # One line: uproot's and awkward's messages span several.
+            said = " ".join(str(err).split())
+            if isinstance(err, JetFileError):
+                reason = f"refused: {said}"
+            else:
+                reason = f"failed: {type(err).__name__}: {said}"
+            start, stop = int(metadata.get("entrystart", 0)), int(metadata.get("entrystop", 0))
+            log.warning("dropping entries %d-%d of %s: %s", start, stop - 1, filename, reason)
+            log.debug("the error of %s", filename, exc_info=True)
+            # A set accumulates by union on every executor.
+            return {FAILED_KEY: {(filename, start, stop, reason)}}
         return {"inner": out, PROCESSED_KEY: {filename: len(events)}}
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
+
+
+def _failure_reasons(failed: set[tuple[str, int, int, str]]) -> dict[str, str]:
+    """``{file: reason}``: the first failed chunk's reason, and how many chunks failed."""
+    by_file: dict[str, list[tuple[int, int, str]]] = {}
+    for filename, start, stop, reason in sorted(failed):
+        by_file.setdefault(filename, []).append((start, stop, reason))
+    out = {}
+    for filename, chunks in by_file.items():
+        start, stop, reason = chunks[0]
+        where = f"entries {start}-{stop - 1}"
+        if len(chunks) > 1:
+            where += f" and {len(chunks) - 1} more chunk(s)"
+        out[filename] = f"{reason} ({where})"
+    return out
 
 
 @contextlib.contextmanager
@@ -132,13 +182,9 @@ def run_fileset(
     files = {dataset: [str(p) for p in paths] for dataset, paths in fileset.items()}
     with _executor(executor, workers, scheduler, status) as chosen:
         # Preprocessing only opens files, so any exception there means an unreadable
-        # file (uproot raises ValueError for "not a ROOT file"): skip it, diagnose it
-        # below. Processing skips only read errors (OSError); a bug still stops the run.
+        # file (uproot raises ValueError for "not a ROOT file"): skip it, diagnose it below.
         opener = processor.Runner(
-            executor=chosen,
-            schema=schema,
-            chunksize=chunksize,
-            skipbadfiles=(OSError, ValueError, KeyError),
+            executor=chosen, schema=schema, chunksize=chunksize, skipbadfiles=(Exception,)
         )
         chunks = list(
             opener.preprocess(
@@ -146,43 +192,84 @@ def run_fileset(
                 treename=treename,
             )
         )
-        runner = processor.Runner(
-            executor=chosen, schema=schema, chunksize=chunksize, skipbadfiles=True
-        )
         entries: dict[str, int] = {}
         for chunk in chunks:
             entries[chunk.filename] = max(entries.get(chunk.filename, 0), chunk.entrystop)
         skipped: dict[str, str] = {}
         for path in (p for paths in files.values() for p in paths):
-            if path not in entries and (reason := diagnose(path, treename)) is not None:
+            if path in entries:
+                continue
+            reason = diagnose(path, treename)
+            if reason is None and _entries_of(path, treename):
+                reason = "preprocessing failed; the file opened when tried again (a transient read error?)"
+            if reason is not None:
                 log.warning("skipping %s: %s", path, reason)
                 skipped[path] = reason
         out: dict[str, Any] = {}
         processed: dict[str, int] = {}
-        refused: dict[str, str] = {}
+        failed: dict[str, str] = {}
         if chunks:
+            # Chunks that raise inside the processor are dropped by EntryCounting with
+            # their reason. What fails before it (opening the file for the chunk, building
+            # its NanoEvents) coffea skips with skipbadfiles; the shortfall is reported below.
+            runner = processor.Runner(
+                executor=chosen, schema=schema, chunksize=chunksize, skipbadfiles=(Exception,)
+            )
             # run() (unlike __call__) takes preprocessed chunks; it wraps the
             # accumulator under "out", which Runner.__call__ would unwrap.
-            result = runner.run(chunks, EntryCounting(processor_instance), treename=treename)
-            wrapped = result["out"]
+            wrapped = _run_chunks(runner, chunks, processor_instance, treename)
             processed = wrapped.get(PROCESSED_KEY, {})
-            refused = dict(sorted(wrapped.get(REFUSED_KEY, set())))
-            out = dict(processor_instance.postprocess(wrapped.get("inner", {})) or {})
+            failed = _failure_reasons(wrapped.get(FAILED_KEY, set()))
+            if "inner" in wrapped:
+                out = dict(processor_instance.postprocess(wrapped["inner"]) or {})
     for path, n in entries.items():
         done = int(processed.get(path, 0))
-        if path in refused:
-            kept = f"; {done} of its {n} entries were used" if done else ""
-            skipped[path] = f"refused: {refused[path]}{kept}"
+        if path in failed:
+            skipped[path] = f"{failed[path]}; {done} of {n} entries processed"
         elif done < n:
-            reason = f"only {done} of {n} entries processed (read error during the run)"
-            log.warning("incomplete %s: %s", path, reason)
-            skipped[path] = reason
+            why = _reopen_reason(path, treename, schema)
+            skipped[path] = f"only {done} of {n} entries processed: {why}"
+        if path in skipped:
+            log.warning("incomplete %s: %s", path, skipped[path])
+    if not any(processed.values()) and skipped:
+        listing = "; ".join(f"{path}: {reason}" for path, reason in sorted(skipped.items()))
+        msg = f"no file could be processed ({len(skipped)} skipped): {listing}"
+        raise NothingProcessedError(msg)
     out["skipped_files"] = skipped
     if skipped:
         log.warning(
             "%d file(s) skipped or incomplete: %s", len(skipped), ", ".join(sorted(skipped))
         )
     return out
+
+
+def _run_chunks(runner: Any, chunks: list[Any], processor_instance: Any, treename: str) -> Any:
+    """The wrapped accumulator of a run; empty when coffea skipped every chunk."""
+    try:
+        result = runner.run(chunks, EntryCounting(processor_instance), treename=treename)
+    except ValueError as err:
+        # coffea's "No chunks returned results": every chunk failed before the
+        # processor ran (e.g. truncated files); each file is reported with its reason.
+        if "No chunks returned results" not in str(err):
+            raise
+        return {}
+    return result["out"]
+
+
+def _reopen_reason(path: str, treename: str, schema: Any) -> str:
+    """Why chunks of ``path`` failed before the processor ran, found by building its events again.
+
+    coffea drops such chunks without passing the reason on from worker processes;
+    opening the file and building its (lazy) events here reproduces any error of
+    the file or its schema, without reading the data.
+    """
+    from coffea.nanoevents import NanoEventsFactory
+
+    try:
+        NanoEventsFactory.from_root({path: treename}, schemaclass=schema, mode="virtual").events()
+    except Exception as err:  # the reason is the report
+        return f"{type(err).__name__}: {' '.join(str(err).split())}"
+    return "a read error during the run (the file opened when tried again)"
 
 
 def fileset_from_paths(paths: Sequence[str | os.PathLike[str]]) -> dict[str, list[str]]:

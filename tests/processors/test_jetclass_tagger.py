@@ -14,6 +14,7 @@ import uproot
 
 pytest.importorskip("coffea")
 pytest.importorskip("onnxruntime")
+from coffea import processor
 from coffea.nanoevents import BaseSchema
 
 from jetscale import schema
@@ -244,3 +245,143 @@ def test_mistyped_and_mislabelled_files_are_refused_never_tagged(
     clean = run(samples, processor_instance, executor, 40)
     assert out["jets"] == clean["jets"] == {"a": 90, "b": 55}
     assert_same_histograms(out, clean, ("score", "discriminant", "jet_pt"))
+
+
+def drop_branch(source: str, target: Path, branch: str) -> str:
+    """A copy of the JetClass file ``source`` without ``branch`` (uproot writes it)."""
+    arrays = uproot.open(source)["tree"].arrays(library="ak")
+    fields: dict[str, Any] = {
+        k: arrays[k]
+        for k in arrays.fields
+        if k != "npart" and not k.startswith("part_") and k != branch
+    }
+    fields["part"] = ak.zip(
+        {f: arrays[f"part_{f}"] for f in schema.CONSTITUENT_FIELDS if f"part_{f}" != branch}
+    )
+    with uproot.recreate(target) as file:
+        file.mktree(
+            "tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}
+        ).extend(fields)
+    return str(target)
+
+
+@pytest.mark.parametrize("executor", ["iterative", "futures"])
+def test_any_file_failing_a_check_is_skipped_with_its_reason(
+    samples: dict, processor_instance: JetClassTaggerProcessor, tmp_path: Path, executor: str
+) -> None:
+    """A missing constituent branch (``part_d0val`` for full21; here ``part_isElectron``,
+    which the kinpid model reads), a jagged ``jet_pt``, a file without ``tree`` and a
+    truncated file each once ended a run with an awkward, numpy or coffea traceback
+    (or, in a directory, took the good files down with them). Each is now skipped and
+    listed with its reason; the good files' histograms are those of a run without them.
+    """
+    jet_pt = uproot.open(samples["path_a"])["tree"]["jet_pt"].array(library="np")
+    no_pid = drop_branch(samples["path_a"], tmp_path / "no_pid.root", "part_isElectron")
+    jagged = rewrite(
+        samples["path_a"], tmp_path / "jagged_pt.root", jet_pt=ak.Array([[x, x] for x in jet_pt])
+    )
+    treeless = str(tmp_path / "treeless.root")
+    with uproot.recreate(treeless) as file:
+        file["events"] = {"x": np.arange(3)}
+    bad = (no_pid, jagged, treeless, samples["truncated"])
+    out = run(samples, processor_instance, executor, 40, extra=bad)
+    skipped = out["skipped_files"]
+    assert set(skipped) == set(bad)
+    # The model reads it: the file is refused naming the branch, all 90 entries lost.
+    assert "branch 'part_isElectron': branch missing" in skipped[no_pid]
+    assert "0 of 90 entries processed" in skipped[no_pid]
+    assert "branch 'jet_pt': expected one number per jet" in skipped[jagged]
+    assert skipped[treeless] == "no tree 'tree' (keys: events;1)"
+    assert "failed: OSError" in skipped[samples["truncated"]]
+    assert "0 of 90 entries processed" in skipped[samples["truncated"]]
+    assert all("\n" not in reason for reason in skipped.values())
+    clean = run(samples, processor_instance, executor, 40)
+    assert out["jets"] == clean["jets"] == {"a": 90, "b": 55}
+    assert_same_histograms(
+        out, clean, ("score", "discriminant", "jet_pt", "sdmass_vs_discriminant")
+    )
+
+
+class FailsOnOneFile(processor.ProcessorABC):
+    """A user's processor with a bug that only one file triggers (a sum of its entries)."""
+
+    def __init__(self, bad_name: str) -> None:
+        self.bad_name = bad_name
+
+    def process(self, events: Any) -> dict[str, Any]:
+        if (
+            events.metadata["filename"].endswith(self.bad_name)
+            and events.metadata["entrystart"] >= 40
+        ):
+            raise ZeroDivisionError("division by zero in the user's code")
+        return {"entries": {events.metadata["filename"]: len(events)}}
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator
+
+
+def test_a_users_processor_failing_on_some_chunks_loses_only_those(samples: dict) -> None:
+    """Any processor gets the report: the failed chunks of a file are named, the rest are used."""
+    fileset = {"a": [samples["path_a"]], "b": [samples["path_b"]]}
+    out = run_fileset(
+        fileset, FailsOnOneFile("a.root"), treename="tree", schema=BaseSchema, chunksize=20
+    )
+    # coffea's own chunking of the same files, from its public preprocessing step.
+    runner = processor.Runner(processor.IterativeExecutor(), schema=BaseSchema, chunksize=20)
+    items = list(runner.preprocess({"a": {"files": {samples["path_a"]: "tree"}}}, treename="tree"))
+    failing = sorted((i.entrystart, i.entrystop) for i in items if i.entrystart >= 40)
+    kept = sum(i.entrystop - i.entrystart for i in items if i.entrystart < 40)
+    assert failing and kept
+    assert out["entries"] == {samples["path_a"]: kept, samples["path_b"]: 55}
+    first_start, first_stop = failing[0]
+    more = f" and {len(failing) - 1} more chunk(s)" if len(failing) > 1 else ""
+    assert out["skipped_files"][samples["path_a"]] == (
+        "failed: ZeroDivisionError: division by zero in the user's code "
+        f"(entries {first_start}-{first_stop - 1}{more}); {kept} of 90 entries processed"
+    )
+
+
+class RemovesAFile(processor.ProcessorABC):
+    """Counts entries and, on its first chunk, deletes ``victim`` (a file vanishing mid-run)."""
+
+    def __init__(self, victim: Path) -> None:
+        self.victim = victim
+
+    def process(self, events: Any) -> dict[str, Any]:
+        self.victim.unlink(missing_ok=True)
+        return {"entries": {events.metadata["filename"]: len(events)}}
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator
+
+
+def test_a_chunk_failing_before_the_processor_is_named_and_everything_failing_is_an_error(
+    samples: dict, processor_instance: JetClassTaggerProcessor, tmp_path: Path
+) -> None:
+    """A file that goes away between preprocessing and processing fails where coffea opens
+    it, before any processor runs: coffea drops such chunks without a reason, so the
+    runner reopens the file to name it. When no chunk at all can be processed the run
+    raises, naming every file, instead of returning empty histograms.
+    """
+    from jetscale.runner import NothingProcessedError
+
+    victim = tmp_path / "vanishing.root"
+    victim.write_bytes(Path(samples["path_b"]).read_bytes())
+    fileset = {"a": [samples["path_a"]], "b": [str(victim)]}
+    out = run_fileset(fileset, RemovesAFile(victim), treename="tree", schema=BaseSchema)
+    assert out["entries"] == {samples["path_a"]: 90}
+    reason = out["skipped_files"][str(victim)]
+    assert reason.startswith("only 0 of 55 entries processed: FileNotFoundError")
+    assert str(victim) in reason
+
+    with pytest.raises(NothingProcessedError) as caught:
+        run_fileset(
+            {"t": [samples["truncated"]], "g": [samples["garbage"]]},
+            processor_instance,
+            treename="tree",
+            schema=BaseSchema,
+        )
+    message = str(caught.value)
+    assert message.startswith("no file could be processed (2 skipped)")
+    assert f"{samples['garbage']}: unreadable" in message
+    assert f"{samples['truncated']}: failed: OSError" in message
