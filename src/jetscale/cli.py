@@ -57,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except (ValueError, OSError, RuntimeError, ImportError) as err:
         # JetFileError, CardError, CheckpointError, TrainingError, MissingDependencyError
-        print(f"jetscale {args.command}: error: {err}", file=sys.stderr)
+        # One line: the message, then any notes (e.g. the INCOMPLETE marker of io.atomic).
+        message = "; ".join([str(err), *getattr(err, "__notes__", ())])
+        print(f"jetscale {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

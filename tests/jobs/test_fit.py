@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,13 +63,15 @@ def test_data_law_fit_recovers_a_known_floor() -> None:
 
 def test_table_errors_name_file_and_column(tmp_path: Path) -> None:
     bad = write_csv(tmp_path / "bad.csv", {"N": np.array([1.0, 2.0]), "loss": np.array([1.0, 1.0])})
-    with pytest.raises(FitError, match=r"bad.csv: missing column\(s\) D"):
+    with pytest.raises(FitError, match=r"bad.csv: header: missing column\(s\) 'D'"):
         read_table(bad)
     negative = write_csv(
         tmp_path / "neg.csv",
         {"N": np.array([1.0, 2.0]), "D": np.array([1.0, -2.0]), "loss": np.array([1.0, 1.0])},
     )
-    with pytest.raises(FitError, match=r"neg.csv: column 'D' has 1 non-positive.*row 2"):
+    with pytest.raises(
+        FitError, match=r"neg.csv: column 'D', row 2: '-2.0' is not a positive, finite number"
+    ):
         read_table(negative)
     assert main(["fit", str(bad), "--out", str(tmp_path / "x")]) == 2
 
@@ -85,7 +88,11 @@ def test_too_few_points_is_a_clear_cli_error(
         },
     )
     assert main(["fit", str(table), "--out", str(tmp_path / "fit")]) == 2
-    assert "3 points are too few (need at least 6)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1  # one line
+    # the error of the fit names the table and the group it was fitting
+    assert err.startswith(f"jetscale fit: error: {table}: group (all runs): the parametric fit")
+    assert "3 points are too few (need at least 6)" in err
 
 
 N_BAR = 20.0  # constituents per jet of the generated table
@@ -238,6 +245,150 @@ def test_empty_cells_are_missing_values(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(
         FitError,
-        match=r"pandas.csv: column 'loss' has 1 non-positive or non-finite values \(first at row 3\)",
+        match=r"pandas.csv: column 'loss', row 3: an empty cell is not a positive, finite number \(1 of 16 rows\)",
     ):
         read_table(path)
+
+
+def test_fit_errors_name_the_table_and_the_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error from inside a fit said "3 points are too few" without the table or group."""
+    table = write_csv(
+        tmp_path / "groups.csv",
+        {
+            "N": np.array([1e4, 1e5, 1e6, 1e4, 1e5]),
+            "D": np.array([1e5, 1e6, 1e7, 1e5, 1e6]),
+            "loss": np.array([2.0, 1.5, 1.2, 2.1, 1.6]),
+            "feature_set": np.array(["full21"] * 3 + ["kin"] * 2),
+        },
+    )
+    for group, runs in (("full21", 3), ("kin", 2)):
+        argv = [
+            "fit",
+            str(table),
+            "--out",
+            str(tmp_path / "fit"),
+            "--group",
+            f"feature_set={group}",
+        ]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert err.startswith(
+            f"jetscale fit: error: {table}: group {{'feature_set': '{group}'}}: "
+            f"the parametric fit of {runs} single-epoch runs: "
+        )
+        assert f"{runs} points are too few" in err
+
+
+def repeated_study() -> dict[str, np.ndarray]:
+    """16 single-epoch runs on a grid, three repeated runs, and a group of repeated runs only."""
+    n, d = (a.ravel() for a in np.meshgrid(np.logspace(4, 7, 4), np.logspace(5, 8, 4)))
+    repeated_u, repeated_epochs = np.array([1e5, 1e5, 1e5, 1e5, 1e5]), np.array([2, 4, 8, 2, 4])
+    columns = {
+        "N": np.concatenate([n, np.full(5, 1e6)]),
+        "U": np.concatenate([d, repeated_u]),
+        "epochs": np.concatenate([np.ones(16), repeated_epochs]),
+        "feature_set": np.array(["full21"] * 19 + ["kin"] * 2),
+    }
+    columns["D"] = columns["U"] * columns["epochs"]
+    columns["C"] = 6 * columns["N"] * columns["D"] * N_BAR
+    columns["loss"] = parametric_law(columns["N"], columns["D"], **TRUTH)
+    return columns
+
+
+def test_missing_values_are_refused_only_where_a_fit_uses_them(tmp_path: Path) -> None:
+    from jetscale.jobs.fit import run_fit
+
+    columns = repeated_study()
+    # C of a repeated run and U of the kin group are not used by any fit: allowed.
+    columns["C"][17] = np.nan  # data row 18
+    columns["U"][20] = np.nan  # data row 21
+    table = tmp_path / "study.csv"
+    write_csv(table, columns)
+    table.write_text(table.read_text().replace("nan", ""))  # empty cells, as pandas writes
+    result = run_fit(table, tmp_path / "fit", n_bootstrap=2, plots=False)
+    assert result["tokens_per_jet"] == pytest.approx(N_BAR)
+    assert result["single_epoch_runs"] == 16
+    assert "R_star" in result["repetition"]
+    # a group with only repeated runs has nothing to compare: a failed row, once a crash
+    (kin,) = [row for row in result["comparison"] if row["group"] == {"feature_set": "kin"}]
+    assert kin["kind"] == "failed" and "no single-epoch runs" in kin["note"]
+
+    for column, index, user in (("C", 4, "the compute"), ("U", 16, "the repetition fit")):
+        bad = repeated_study()
+        bad[column][index] = np.nan
+        write_csv(table, bad)
+        table.write_text(table.read_text().replace("nan", ""))
+        with pytest.raises(FitError) as info:
+            run_fit(table, tmp_path / "fit", n_bootstrap=2, plots=False)
+        message = str(info.value)
+        assert message.startswith(f"{table}: column '{column}', row {index + 1}: empty cell")
+        assert user in message and "group {'feature_set': 'full21'}" in message
+
+
+def _marker(path: Path) -> dict[str, str]:
+    """The ``key: value`` lines of an INCOMPLETE marker."""
+    return dict(line.split(": ", 1) for line in path.read_text().splitlines() if ": " in line[:60])
+
+
+def test_full_disk_during_the_plots_leaves_a_marker_naming_stale_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+    import os
+
+    from matplotlib.figure import Figure
+
+    n, d = (a.ravel() for a in np.meshgrid(np.logspace(4, 7, 4), np.logspace(5, 8, 4)))
+    table = write_csv(
+        tmp_path / "runs.csv", {"N": n, "D": d, "loss": parametric_law(n, d, **TRUTH)}
+    )
+    out = tmp_path / "fit"
+    # An earlier run's outputs, including a plot this run does not make (one group: no floors).
+    old = {
+        "fit.json": "{}\n",
+        "comparison.md": "old\n",
+        "plots/residuals.png": "old",
+        "plots/residuals.pdf": "old",
+        "plots/floors.png": "old",
+    }
+    for name, text in old.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+
+    savefig = Figure.savefig
+
+    def full_disk(self: Figure, fname: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(fname).name.startswith(".residuals.png"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        savefig(self, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    assert main(["fit", str(table), "--out", str(out), "--bootstrap", "2"]) == 2
+    err = capsys.readouterr().err
+    failed = out / "plots" / "residuals.png"
+    marker = out / "INCOMPLETE"
+    assert err.count("\n") == 1
+    assert f"[Errno {errno.ENOSPC}] No space left on device: '{failed}'" in err
+    assert str(marker) in err
+
+    fields = _marker(marker)
+    assert fields["command"] == f"jetscale fit {table}"
+    assert fields["expected outputs"] == "fit.json, comparison.md, plots/"
+    assert fields["error"] == f"OSError: [Errno {errno.ENOSPC}] No space left on device: '{failed}'"
+    assert fields["stale, from an earlier run"] == (
+        "plots/floors.png, plots/residuals.pdf, plots/residuals.png"
+    )
+    written = fields["written by this run"].split(", ")
+    assert {"fit.json", "comparison.md", "plots/loss_vs_compute.png"} <= set(written)
+    assert not {"plots/residuals.png", "plots/residuals.pdf"} & set(written)
+    assert failed.read_text() == "old"  # kept, and named stale above
+    assert not list(out.rglob(".*"))  # no temporary left
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    assert main(["fit", str(table), "--out", str(out), "--bootstrap", "2"]) == 0
+    assert not marker.exists()
+    assert failed.read_bytes().startswith(b"\x89PNG")
+    assert json.loads((out / "fit.json").read_text())["plots"]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 import uproot
 
 from jetscale.histograms.tagger import fill_tagger_histograms, tagger_histograms
+from jetscale.io.atomic import write_text
 from jetscale.jobs import tag as outputs
 from jetscale.jobs.tag import write_outputs
 
@@ -103,3 +106,80 @@ def test_missing_coffea(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ImportError, match=r"pip install 'jetscale\[coffea\]'"):
         write_outputs({}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _marker(out: Path) -> dict[str, str]:
+    lines = (out / "INCOMPLETE").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if ": " in line[:60])
+
+
+def test_full_disk_mid_way_marks_the_outputs_incomplete(
+    tmp_path: Path, filled: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk at histograms.root left a new tagger.coffea beside the old ROOT file,
+    summary and plots of an earlier run, with nothing saying which was which."""
+    pytest.importorskip("coffea.util")
+
+    def plot_tagger(histograms: Any, out_dir: Path, *args: Any, **kwargs: Any) -> list[Path]:
+        return [write_text(Path(out_dir) / "score_QCD.png", "png")]
+
+    monkeypatch.setattr(outputs, "plot_tagger", plot_tagger)
+    accumulator = {**filled.histograms, "jets": 10}
+    out = tmp_path / "out"
+    write_outputs(accumulator, out)  # an earlier, complete run
+    assert not (out / "INCOMPLETE").exists()
+    earlier = ("histograms.root", "summary.json", "plots/score_QCD.png")
+    before = {name: (out / name).read_bytes() for name in earlier}
+
+    recreate = uproot.recreate
+
+    def full_disk(path: Any, *args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(uproot, "recreate", full_disk)
+    with pytest.raises(OSError, match="No space left on device") as info:
+        write_outputs({**accumulator, "jets": 20}, out, command="jetscale tag a.root")
+    failed = out / "histograms.root"
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(failed)
+    assert str(info.value) == f"[Errno {errno.ENOSPC}] No space left on device: '{failed}'"
+
+    fields = _marker(out)
+    assert fields["command"] == "jetscale tag a.root"
+    assert fields["expected outputs"] == "tagger.coffea, histograms.root, summary.json, plots/"
+    assert fields["error"] == f"OSError: {info.value}"
+    assert fields["written by this run"] == "tagger.coffea"
+    assert fields["not written by this run"] == "histograms.root, summary.json, plots/"
+    assert fields["stale, from an earlier run"] == (
+        "histograms.root, plots/score_QCD.png, summary.json"
+    )
+    # the earlier files are kept as they were (named stale above), nothing half-written
+    assert {name: (out / name).read_bytes() for name in earlier} == before
+    assert json.loads((out / "summary.json").read_text())["jets"] == 10
+    assert not list(out.rglob(".*"))
+
+    monkeypatch.setattr(uproot, "recreate", recreate)
+    written = write_outputs({**accumulator, "jets": 20}, out)
+    assert not (out / "INCOMPLETE").exists()
+    assert json.loads(Path(written["summary"]).read_text())["jets"] == 20
+
+
+def test_unwritable_marker_means_nothing_is_written(
+    tmp_path: Path, filled: Any, monkeypatch: pytest.MonkeyPatch, plotted: list[dict[str, Any]]
+) -> None:
+    pytest.importorskip("coffea.util")
+    calls: list[Any] = []
+    monkeypatch.setattr(outputs, "write_coffea", lambda *args: calls.append(args))
+    write = Path.write_text
+
+    def full_disk(self: Path, *args: Any, **kwargs: Any) -> int:
+        if self.name.startswith(".INCOMPLETE"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left on device") as info:
+        write_outputs(dict(filled.histograms), out)
+    assert info.value.filename == str(out / "INCOMPLETE")
+    assert calls == [] and plotted == []
+    assert list(out.iterdir()) == []

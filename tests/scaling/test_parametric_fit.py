@@ -51,7 +51,7 @@ def test_one_wild_point_does_not_drag_the_fit() -> None:
             [1e4, 1e5, 1e6, 1e4, 1e5, 1e6],
             [1e5, 1e5, 1e5, 1e6, 1e6, 1e6],
             [1, 1, 0, 1, 1, 1],
-            "column 'loss' has 1 non-positive",
+            r"loss has 1 non-positive or non-finite values \(first at point 3 of 6: 0.0\)",
         ),
         ([1e4, 1e5], [1e5], [1.0, 1.0], "same length"),
     ],
@@ -71,3 +71,21 @@ def test_analytic_gradient_matches_finite_differences() -> None:
     theta = np.array([3.5, 5.0, -0.4, 0.3, 0.25])
     numeric = approx_fprime(theta, lambda t: huber_objective(t, *args)[0], 1e-7)
     np.testing.assert_allclose(huber_objective(theta, *args)[1], numeric, rtol=1e-4, atol=1e-8)
+
+
+def test_every_fit_names_the_first_bad_point() -> None:
+    """L(D) and R* took logarithms of whatever they got: a negative loss became a NaN
+    fit or "did not converge" instead of naming the value."""
+    from jetscale.scaling import fit_data_law, fit_repetition
+
+    d = [1e5, 1e6, 1e7, 1e8]
+    with pytest.raises(FitError, match=r"^loss has 1 .*\(first at point 2 of 4: -0.5\)$"):
+        fit_data_law(d, [1.0, -0.5, 0.8, 0.7], n_bootstrap=0)
+    with pytest.raises(FitError, match=r"^D has 1 .*\(first at point 4 of 4: inf\)$"):
+        fit_data_law([*d[:3], float("inf")], [1.0, 0.9, 0.8, 0.7], n_bootstrap=0)
+    params = {"E": 0.6, "A": 40.0, "alpha": 0.34, "B": 300.0, "beta": 0.28}
+    runs = {"N": [1e6] * 3, "U": [1e5] * 3, "epochs": [1, 2, 4], "loss": [1.0, 0.9, 0.8]}
+    with pytest.raises(FitError, match=r"^U has 1 .*\(first at point 3 of 3: nan\)$"):
+        fit_repetition(**{**runs, "U": [1e5, 1e5, float("nan")]}, params=params, n_bootstrap=0)
+    with pytest.raises(FitError, match=r"epochs must be finite and >= 1 .*point 2 of 3: 0.0\)$"):
+        fit_repetition(**{**runs, "epochs": [1, 0, 4]}, params=params, n_bootstrap=0)

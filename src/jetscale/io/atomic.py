@@ -1,35 +1,94 @@
 """Atomic file writes: a crash never leaves a half-written output under the final name.
 
 Also the one JSON writer of the package (:func:`write_json`), so every JSON output is
-written atomically and holds strict JSON.
+written atomically and holds strict JSON, and :func:`output_set`, which marks a
+directory of several outputs ``INCOMPLETE`` until every one of them is written.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import json
+import logging
 import math
 import os
-from collections.abc import Iterator, Mapping
+import socket
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
+#: Name of the marker :func:`output_set` keeps in a directory while its outputs are incomplete.
+MARKER_NAME = "INCOMPLETE"
+
+
+def name_path(err: OSError, path: str | os.PathLike[str], tmp: Path | None = None) -> OSError:
+    """``err`` as an error of the same class and errno whose message and ``filename`` name ``path``.
+
+    A failed ``write`` into an open handle (ENOSPC, EDQUOT) carries no file name, and a
+    failure on the temporary of :func:`atomic_path` names a hidden file that is removed
+    at once: either way the user could not tell which output was lost. An error that
+    already names ``path`` is returned unchanged; one naming another file keeps that
+    name in its message; one without errno (a library's ``OSError("message")``) gets
+    ``path`` in its message only.
+    """
+    where = str(path)
+    if err.filename is not None and str(err.filename) == where:
+        return err
+    other = err.filename is not None and (tmp is None or str(err.filename) != str(tmp))
+    cls: type[OSError] = type(err)
+    if err.errno is None:  # a library's OSError("message"): no errno, and str() would
+        message = f"{err} (writing {where})"  # turn "[Errno None] None" if filename were set
+        try:
+            return cls(message)
+        except TypeError:  # a subclass with its own signature
+            return OSError(message)
+    strerror = err.strerror or os.strerror(err.errno)
+    if other:
+        strerror = f"{strerror} ({err.filename})"
+    try:
+        return cls(err.errno, strerror, where)
+    except TypeError:
+        return OSError(err.errno, strerror, where)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling path; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary sibling path; rename it onto ``path`` only if the block succeeds.
+
+    An ``OSError`` in the block or the rename is re-raised by :func:`name_path`
+    (same class and errno, message and ``filename`` naming ``path``); the temporary
+    is removed whatever happens.
+    """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
     try:
         yield tmp
         tmp.replace(final)
+    except OSError as err:
+        named = name_path(err, final, tmp)
+        if named is err:
+            raise
+        raise named from err
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        # Never mask the error being raised; a temporary that cannot be removed here
+        # is removed by the next writer that takes the directory lock (io.lock).
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; errors name ``path``."""
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return final
 
 
 def json_safe(value: Any) -> Any:
@@ -60,3 +119,102 @@ def write_json(path: str | os.PathLike[str], data: Any, *, indent: int | None = 
     with atomic_path(final) as tmp:
         tmp.write_text(json.dumps(json_safe(data), indent=indent, allow_nan=False) + "\n")
     return final
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _snapshot(directory: Path, names: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    """``{relative path: (inode, mtime_ns, size)}`` of every file of the set now in ``directory``.
+
+    :func:`atomic_path` renames a new file over the old one, so a rewritten output
+    always has a new inode: comparing snapshots tells rewritten files from old ones
+    without trusting clocks. Hidden files (temporaries) are left out.
+    """
+    found: dict[str, tuple[int, int, int]] = {}
+    for name in names:
+        top = directory / name
+        files = sorted(top.rglob("*")) if top.is_dir() else [top]
+        for file in files:
+            if file.name.startswith(".") or not file.is_file():
+                continue
+            stat = file.stat()
+            found[file.relative_to(directory).as_posix()] = (
+                stat.st_ino,
+                stat.st_mtime_ns,
+                stat.st_size,
+            )
+    return found
+
+
+def _in_output(file: str, name: str) -> bool:
+    return file == name.rstrip("/") or file.startswith(name.rstrip("/") + "/")
+
+
+def _listed(items: Sequence[str]) -> str:
+    return ", ".join(items) if items else "(none)"
+
+
+@contextlib.contextmanager
+def output_set(
+    directory: str | os.PathLike[str], names: Sequence[str], command: str
+) -> Iterator[Path]:
+    """Write the outputs ``names`` of ``directory`` as a set, marked ``INCOMPLETE`` until done.
+
+    Before the block a plain-text marker ``directory/INCOMPLETE`` says which command
+    is writing, since when, which outputs are expected (``names``; a trailing ``/``
+    names a directory such as ``plots/``) and which of them an earlier run left
+    there. It is removed when the block succeeds. If the block fails, the marker is
+    updated with the error and three lists: files written by this run, expected
+    outputs it did not write, and files of an earlier run it did not rewrite
+    (stale); the error propagates with a note naming the marker. A run that is
+    killed leaves the marker as written at the start.
+
+    Outputs of an earlier run are kept and named as stale rather than removed
+    first: they may be hours of work that is complete in itself (a finished
+    tagging run), and a failure of the new run, often a full disk, should not
+    destroy them too. If the marker itself cannot be written, nothing is written
+    and the error names the marker.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    marker = out / MARKER_NAME
+    before = _snapshot(out, names)
+    header = (
+        f"The outputs in this directory are INCOMPLETE: do not use them as the results of one run.\n"
+        f"command: {command}\n"
+        f"started: {_now()} (pid {os.getpid()} on {socket.gethostname()})\n"
+        f"expected outputs: {_listed(names)}\n"
+        f"from an earlier run, not current until rewritten: {_listed(sorted(before))}\n"
+        "This file is removed once every output is written. If it is still here and the "
+        "command is no longer running, the command failed (see below) or was killed.\n"
+    )
+    write_text(marker, header)
+    try:
+        yield out
+    except BaseException as err:
+        after = _snapshot(out, names)
+        written = sorted(f for f, stat in after.items() if before.get(f) != stat)
+        stale = sorted(f for f, stat in after.items() if before.get(f) == stat)
+        missing = [n for n in names if not any(_in_output(f, n) for f in written)]
+        error = " ".join(f"{type(err).__name__}: {err}".split())
+        try:
+            write_text(
+                marker,
+                header
+                + f"\nfailed: {_now()}\n"
+                + f"error: {error}\n"
+                + f"written by this run: {_listed(written)}\n"
+                + f"not written by this run: {_listed(missing)}\n"
+                + f"stale, from an earlier run: {_listed(stale)}\n",
+            )
+        except OSError as marker_err:
+            err.add_note(f"{marker} could not be updated ({marker_err}); it still marks {out}")
+        else:
+            err.add_note(f"{marker} lists what was and was not written")
+        raise
+    leftover = sorted(f for f, stat in _snapshot(out, names).items() if before.get(f) == stat)
+    if leftover:  # e.g. plots of a dataset this run no longer has
+        log.warning("%s: not rewritten by this run, left from an earlier one: %s", out, leftover)
+    marker.unlink()

@@ -21,15 +21,16 @@ n_bar constituents per jet (Hoffmann et al.'s 6ND with constituents as tokens;
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jetscale.io.atomic import atomic_path, write_json
+from jetscale.io.atomic import output_set, write_json, write_text
 from jetscale.nn.counting import training_flops
 from jetscale.scaling import compare
 from jetscale.scaling.data_fit import fit_data_law
@@ -37,7 +38,7 @@ from jetscale.scaling.frontier import Envelope, IsoFLOPFit, isoflop_fit, loss_en
 from jetscale.scaling.laws import compute_optimal, parametric_law
 from jetscale.scaling.parametric_fit import FitError, fit_parametric_law, single_threaded_blas
 from jetscale.scaling.repetition import RepetitionFit, fit_repetition, observed_effective_data
-from jetscale.scaling.table import read_table
+from jetscale.scaling.table import check_used, read_table
 
 #: Compute convention of every frontier (Hoffmann et al.'s, constituents as tokens).
 COMPUTE_CONVENTION = (
@@ -58,6 +59,10 @@ def run_fit(
 
     ``group`` picks the main group, e.g. ``{"feature_set": "kin"}``. BLAS runs
     single-threaded throughout (see :func:`jetscale.scaling.parametric_fit.single_threaded_blas`).
+    A bad table or a fit that cannot run raises :class:`FitError` naming the table
+    (and column and row, or group and fit) before anything is written; the outputs
+    are written as a set (:func:`jetscale.io.atomic.output_set`, an ``INCOMPLETE``
+    marker until the last one is written).
     """
     with single_threaded_blas():
         return _fit_table(table, out, n_bootstrap, loss_column, group, plots, experiment)
@@ -72,12 +77,9 @@ def _fit_table(
     plots: bool,
     experiment: str,
 ) -> dict[str, Any]:
+    # Every value a fit uses is checked here or in read_table, with file, column and row.
     columns = read_table(table, required=("N", "D", loss_column))
     loss_all = columns[loss_column]
-    bad = ~(np.isfinite(loss_all) & (loss_all > 0))
-    if bad.any():
-        msg = f"{table}: column {loss_column!r} has {int(bad.sum())} non-positive or non-finite values (first at row {int(np.argmax(bad)) + 1})"
-        raise FitError(msg)
     n_rows = len(loss_all)
     epochs = columns.get("epochs", np.ones(n_rows))
     fresh = epochs == 1
@@ -87,7 +89,9 @@ def _fit_table(
     pick[main] = True
     single = pick & fresh
     n, d, loss = columns["N"][single], columns["D"][single], loss_all[single]
+    where = f"{table}: group {chosen or '(all runs)'}"
     if "C" in columns:
+        check_used(table, columns, "C", single, f"the compute of {where}'s single-epoch runs")
         compute = columns["C"][single]
         n_bar = float(np.median(compute / training_flops(n, d)))
         convention = COMPUTE_CONVENTION
@@ -104,7 +108,8 @@ def _fit_table(
         "compute_convention": convention,
         "tokens_per_jet": n_bar,
     }
-    parametric = fit_parametric_law(n, d, loss, n_bootstrap=n_bootstrap)
+    with _fitting(where, f"the parametric fit of {int(single.sum())} single-epoch runs"):
+        parametric = fit_parametric_law(n, d, loss, n_bootstrap=n_bootstrap)
     p = parametric.params
     fitted = parametric_law(n, d, **p)
     result["parametric"] = dataclasses.asdict(parametric)
@@ -132,27 +137,30 @@ def _fit_table(
         }
     result["data_scaling_per_size"] = _per_size(n, d, loss, n_bootstrap)
 
-    envelope = loss_envelope(compute, loss, n, d, n_bootstrap=2 * n_bootstrap)
+    with _fitting(where, "the loss envelope (approach 1)"):
+        envelope = loss_envelope(compute, loss, n, d, n_bootstrap=2 * n_bootstrap)
     result["approach_1_envelope"] = dataclasses.asdict(envelope)
     budget = columns["isoflop_budget"][single] if "isoflop_budget" in columns else None
-    if budget is not None and np.isfinite(budget).any():
-        planned = np.isfinite(budget)
-        isoflop = isoflop_fit(
-            compute[planned],
-            n[planned],
-            d[planned],
-            loss[planned],
-            budget[planned],
-            2 * n_bootstrap,
-        )
-    else:
-        isoflop = isoflop_fit(compute, n, d, loss, None, 2 * n_bootstrap)
+    with _fitting(where, "the IsoFLOP profiles (approach 2)"):
+        if budget is not None and np.isfinite(budget).any():
+            planned = np.isfinite(budget)
+            isoflop = isoflop_fit(
+                compute[planned],
+                n[planned],
+                d[planned],
+                loss[planned],
+                budget[planned],
+                2 * n_bootstrap,
+            )
+        else:
+            isoflop = isoflop_fit(compute, n, d, loss, None, 2 * n_bootstrap)
     result["approach_2_isoflop"] = dataclasses.asdict(isoflop)
 
     repeated = pick & ~fresh
     repetition = None
     if "U" in columns and int(repeated.sum()) >= 2:
         rows = pick & (fresh | repeated)
+        check_used(table, columns, "U", rows, f"the repetition fit of {where}")
         try:
             repetition = fit_repetition(
                 columns["N"][rows], columns["U"][rows], epochs[rows], loss_all[rows], p, n_bootstrap
@@ -165,46 +173,59 @@ def _fit_table(
             "skipped": "needs U and epochs columns and at least two runs with epochs > 1"
         }
 
-    comparison = [
-        compare.fit_group(
-            g,
-            *_fresh_columns(columns, loss_all, rows, fresh),
-            n_bootstrap,
-            parametric if g == chosen else None,
-        )
-        for g, rows in groups
-    ]
+    comparison = []
+    for g, rows in groups:
+        with _fitting(f"{table}: group {g or '(all runs)'}", "the comparison fit"):
+            comparison.append(
+                compare.fit_group(
+                    g,
+                    *_fresh_columns(columns, loss_all, rows, fresh),
+                    n_bootstrap,
+                    parametric if g == chosen else None,
+                )
+            )
     result["comparison"] = [dataclasses.asdict(row) for row in comparison]
 
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # fit.json first: whatever fails later (a plot, a full disk), the numbers are kept.
-    write_json(out_dir / "fit.json", result)
-    with atomic_path(out_dir / "comparison.md") as tmp:
-        tmp.write_text(compare.markdown(comparison))
-    if plots:
-        result["plots"] = [
-            str(path)
-            for path in _plots(
-                out_dir / "plots",
-                experiment,
-                compute,
-                loss,
-                n,
-                d,
-                fitted,
-                envelope,
-                result,
-                isoflop,
-                columns,
-                loss_all,
-                repeated,
-                repetition,
-                comparison,
-            )
-        ]
-    write_json(out_dir / "fit.json", result)
+    names = ("fit.json", "comparison.md", *(("plots/",) if plots else ()))
+    # Written as a set: an INCOMPLETE marker stays if any output fails (io.atomic.output_set).
+    with output_set(out_dir, names, f"jetscale fit {table}"):
+        # fit.json first: whatever fails later (a plot, a full disk), the numbers are kept.
+        write_json(out_dir / "fit.json", result)
+        write_text(out_dir / "comparison.md", compare.markdown(comparison))
+        if plots:
+            result["plots"] = [
+                str(path)
+                for path in _plots(
+                    out_dir / "plots",
+                    experiment,
+                    compute,
+                    loss,
+                    n,
+                    d,
+                    fitted,
+                    envelope,
+                    result,
+                    isoflop,
+                    columns,
+                    loss_all,
+                    repeated,
+                    repetition,
+                    comparison,
+                )
+            ]
+        write_json(out_dir / "fit.json", result)
     return result
+
+
+@contextlib.contextmanager
+def _fitting(where: str, what: str) -> Iterator[None]:
+    """Re-raise a :class:`FitError` of the block naming the table, the group and the fit."""
+    try:
+        yield
+    except FitError as err:
+        msg = f"{where}: {what}: {err}"
+        raise FitError(msg) from err
 
 
 def _main_group(

@@ -132,6 +132,7 @@ def write_outputs(
     *,
     com: float = 13,
     background_dataset: str | None = None,
+    command: str = "jetscale tag",
 ) -> dict[str, Path | list[Path]]:
     """Write a tagging job's accumulator in every form an analysis uses.
 
@@ -142,20 +143,29 @@ def write_outputs(
     (:func:`~jetscale.plotting.tagger.plot_tagger`). Returns those paths under the keys
     ``coffea``, ``root``, ``summary`` and ``plots`` (a list). Every file is written
     atomically; the ``.coffea`` file first, so the accumulator survives a failure further on.
+    The four are written as a set (:func:`~jetscale.io.atomic.output_set`): until the
+    last is written an ``INCOMPLETE`` marker (naming ``command``) says what is missing
+    and which files are left from an earlier run.
     """
+    # Imported here so that this function's change stays within it (tag.py is shared).
+    from jetscale.histograms.writers import coffea_save
+    from jetscale.io.atomic import output_set
+
     out = Path(out_dir)
-    # First: a missing coffea fails before anything is written.
-    coffea_file = write_coffea(accumulator, out / "tagger.coffea")
-    root_file = write_histograms_root(
-        out / "histograms.root", dict(collect_histograms(accumulator))
-    )
-    summary_file = write_summary(accumulator, out / "summary.json")
-    plots = plot_tagger(
-        find_tagger_histograms(accumulator),
-        out / "plots",
-        experiment,
-        label,
-        com=com,
-        background_dataset=background_dataset,
-    )
+    coffea_save()  # a missing coffea fails before anything, the marker included, is written
+    names = ("tagger.coffea", "histograms.root", "summary.json", "plots/")
+    with output_set(out, names, command):
+        coffea_file = write_coffea(accumulator, out / "tagger.coffea")
+        root_file = write_histograms_root(
+            out / "histograms.root", dict(collect_histograms(accumulator))
+        )
+        summary_file = write_summary(accumulator, out / "summary.json")
+        plots = plot_tagger(
+            find_tagger_histograms(accumulator),
+            out / "plots",
+            experiment,
+            label,
+            com=com,
+            background_dataset=background_dataset,
+        )
     return {"coffea": coffea_file, "root": root_file, "summary": summary_file, "plots": plots}

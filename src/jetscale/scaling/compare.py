@@ -76,7 +76,11 @@ def fit_group(
     parametric: ParametricFit | None = None,
 ) -> GroupFit:
     """The parametric fit if the runs support it (or ``parametric``, made already), else L(D)
-    of the largest model; with the lowest observed loss, which needs no fit to compare."""
+    of the largest model; with the lowest observed loss, which needs no fit to compare.
+
+    A group without runs (e.g. only multi-epoch runs) gives a ``failed`` row saying so."""
+    if len(n) == 0:
+        return _failed(group, 0, "no single-epoch runs (epochs == 1) to fit")
     row = (
         parametric_row(group, parametric)
         if parametric is not None

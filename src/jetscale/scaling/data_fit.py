@@ -14,7 +14,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 
-from jetscale.scaling.parametric_fit import FitError, huber, logsumexp, single_threaded_blas
+from jetscale.scaling.parametric_fit import (
+    FitError,
+    check_positive,
+    huber,
+    logsumexp,
+    single_threaded_blas,
+)
 
 _STARTS = tuple(itertools.product((0.0, 5.0, 10.0), (-1.0, 0.0), (0.2, 0.5, 1.0)))
 
@@ -61,6 +67,7 @@ def fit_data_law(D: ArrayLike, loss: ArrayLike, n_bootstrap: int = 100, seed: in
     if len(d) != len(losses):
         msg = f"D and loss must have the same length, got {len(d)} and {len(losses)}"
         raise FitError(msg)
+    check_positive(D=d, loss=losses)
     if len(d) < 4 or len(np.unique(d)) < 3:
         msg = f"L(D) has 3 parameters; it needs at least 4 points with 3 distinct D, got {len(d)} points, {len(np.unique(d))} distinct D"
         raise FitError(msg)

@@ -62,6 +62,18 @@ class FitError(ValueError):
     """Input a fit cannot use, or a fit that did not converge; the message says which."""
 
 
+def check_positive(**arrays: np.ndarray) -> None:
+    """Raise :class:`FitError` naming the first argument and point (1-based) that is not
+    a positive, finite number: the fits take logarithms, and a NaN would otherwise come
+    out as a fit that "did not converge" or as NaN parameters."""
+    for name, values in arrays.items():
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            first = int(np.argmax(bad))
+            msg = f"{name} has {int(bad.sum())} non-positive or non-finite values (first at point {first + 1} of {len(values)}: {float(values[first])!r})"
+            raise FitError(msg)
+
+
 @dataclasses.dataclass(frozen=True)
 class ParametricFit:
     """Fitted parameters, their bootstrap intervals and the fit quality."""
@@ -129,11 +141,7 @@ def fit_parametric_law(
     if not (len(n) == len(d) == len(losses)):
         msg = f"N, D and loss must have the same length, got {len(n)}, {len(d)}, {len(losses)}"
         raise FitError(msg)
-    for name, values in (("N", n), ("D", d), ("loss", losses)):
-        bad = ~(np.isfinite(values) & (values > 0))
-        if bad.any():
-            msg = f"column {name!r} has {int(bad.sum())} non-positive or non-finite values (first at row {int(np.argmax(bad))})"
-            raise FitError(msg)
+    check_positive(N=n, D=d, loss=losses)
     if len(n) < 6:
         msg = f"the parametric law has 5 parameters; {len(n)} points are too few (need at least 6)"
         raise FitError(msg)

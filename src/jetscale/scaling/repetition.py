@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 
 from jetscale.scaling.laws import effective_data, parametric_law
-from jetscale.scaling.parametric_fit import FitError, huber
+from jetscale.scaling.parametric_fit import FitError, check_positive, huber
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +47,12 @@ def fit_repetition(
     if not (len(n) == len(u) == len(ep) == len(losses)):
         msg = "N, U, epochs and loss must have the same length"
         raise FitError(msg)
+    check_positive(N=n, U=u, loss=losses)
     repetitions = ep - 1.0
-    if (repetitions < 0).any():
-        msg = "epochs must be >= 1"
+    bad = ~(np.isfinite(repetitions) & (repetitions >= 0))
+    if bad.any():
+        first = int(np.argmax(bad))
+        msg = f"epochs must be finite and >= 1 (first bad at point {first + 1} of {len(ep)}: {float(ep[first])!r})"
         raise FitError(msg)
     if int((repetitions > 0).sum()) < 2:
         msg = "fitting R* needs at least two runs with more than one epoch"
