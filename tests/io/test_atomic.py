@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from jetscale.io.atomic import MARKER_NAME, atomic_path, output_set, write_json, write_text
+from jetscale.io.atomic import (
+    MARKER_NAME,
+    MARKER_RESERVED,
+    atomic_path,
+    output_set,
+    write_json,
+    write_text,
+)
 
 
 def fail_writes(monkeypatch: pytest.MonkeyPatch, code: int, *, when: str = "") -> None:
@@ -193,16 +200,56 @@ def test_unwritable_marker_stops_everything_and_is_named(
     assert list(out.iterdir()) == []
 
 
-def test_marker_that_cannot_be_updated_still_marks_the_directory(
+def test_marker_report_is_written_when_no_new_file_can_be(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On a full disk no new file can be created, so the report overwrites the bytes the
+    marker reserved at the start (tests/test_full_disk.py does this on a real tmpfs)."""
     out = tmp_path / "out"
     with pytest.raises(OSError, match="a.json") as info, output_set(out, ["a.json"], "cmd"):  # noqa: PT012
         fail_writes(monkeypatch, errno.ENOSPC, when=".")  # the disk fills up from here
         write_json(out / "a.json", {})
     assert info.value.filename == str(out / "a.json")
     (note,) = info.value.__notes__
-    assert note.startswith(f"{out / MARKER_NAME} could not be updated ([Errno {errno.ENOSPC}]")
+    assert note == f"{out / MARKER_NAME} lists what was and was not written"
+    fields = marker_fields(out)
+    assert fields["command"] == "cmd"
+    assert fields["not written by this run"] == "a.json"
+    assert fields["error"].startswith(f"OSError: [Errno {errno.ENOSPC}] No space left on device")
+    assert hidden(out) == []
+
+
+def test_marker_that_cannot_be_updated_still_marks_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    opened = pathlib.Path.open
+
+    def failing_open(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if self.name == MARKER_NAME and mode == "r+b":
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(self))
+        return opened(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    with pytest.raises(OSError, match="a.json") as info, output_set(out, ["a.json"], "cmd"):  # noqa: PT012
+        monkeypatch.setattr(pathlib.Path, "open", failing_open)
+        fail_writes(monkeypatch, errno.ENOSPC, when=".")
+        write_json(out / "a.json", {})
+    (note,) = info.value.__notes__
+    assert note.startswith(f"{out / MARKER_NAME} could not be updated ([Errno {errno.EIO}]")
     fields = marker_fields(out)
     assert fields["command"] == "cmd" and "error" not in fields
     assert hidden(out) == []
+
+
+def test_a_long_report_is_cut_to_the_reserved_space(tmp_path: Path) -> None:
+    # Lists are capped at 40 names; 40 names of 500 characters still overflow 16 kB.
+    names = [f"plots/{'x' * 500}_{i:04d}.png" for i in range(600)]
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError), output_set(out, names, "cmd"):
+        raise RuntimeError("boom")
+    data = (out / MARKER_NAME).read_bytes()
+    assert len(data) <= MARKER_RESERVED
+    assert data.endswith(b"(report cut to the space reserved for it)\n")
+    fields = marker_fields(out)
+    assert fields["error"] == "RuntimeError: boom"
+    assert fields["written by this run"] == "(none)"  # the failure lines come first

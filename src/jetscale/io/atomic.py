@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 #: Name of the marker :func:`output_set` keeps in a directory while its outputs are incomplete.
 MARKER_NAME = "INCOMPLETE"
+#: Bytes the marker occupies from the start: its failure report overwrites them in
+#: place, so it can be written on the full disk that caused the failure.
+MARKER_RESERVED = 16_384
 
 
 def name_path(err: OSError, path: str | os.PathLike[str], tmp: Path | None = None) -> OSError:
@@ -152,8 +155,36 @@ def _in_output(file: str, name: str) -> bool:
     return file == name.rstrip("/") or file.startswith(name.rstrip("/") + "/")
 
 
-def _listed(items: Sequence[str]) -> str:
-    return ", ".join(items) if items else "(none)"
+def _reserved(text: str) -> str:
+    """``text`` padded with spaces on a last line to :data:`MARKER_RESERVED` bytes."""
+    size = len(text.encode())
+    return text + " " * max(MARKER_RESERVED - size - 1, 0) + "\n"
+
+
+def _overwrite_in_place(marker: Path, text: str) -> None:
+    """Replace the marker's text within the bytes it already holds (no new blocks).
+
+    Not atomic, on purpose: a new file needs space the full disk does not have,
+    and a marker torn by a kill still marks the directory as incomplete. A report
+    longer than the reservation is cut at a line end with a note.
+    """
+    data = text.encode()
+    if len(data) > MARKER_RESERVED:
+        note = b"\n(report cut to the space reserved for it)\n"
+        cut = data.rfind(b"\n", 0, MARKER_RESERVED - len(note))
+        data = data[: max(cut, 0)] + note
+    with marker.open("r+b") as handle:
+        handle.write(data)
+        handle.truncate(len(data))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _listed(items: Sequence[str], most: int = 40) -> str:
+    if not items:
+        return "(none)"
+    shown = ", ".join(items[:most])
+    return shown if len(items) <= most else f"{shown} and {len(items) - most} more"
 
 
 @contextlib.contextmanager
@@ -190,7 +221,7 @@ def output_set(
         "This file is removed once every output is written. If it is still here and the "
         "command is no longer running, the command failed (see below) or was killed.\n"
     )
-    write_text(marker, header)
+    write_text(marker, _reserved(header))
     try:
         yield out
     except BaseException as err:
@@ -199,16 +230,21 @@ def output_set(
         stale = sorted(f for f, stat in after.items() if before.get(f) == stat)
         missing = [n for n in names if not any(_in_output(f, n) for f in written)]
         error = " ".join(f"{type(err).__name__}: {err}".split())
+        # The failure first, after who and when: a cut report keeps what matters.
+        lines = header.splitlines(keepends=True)
+        report = "".join(
+            [
+                *lines[:3],
+                f"failed: {_now()}\n",
+                f"error: {error}\n",
+                f"written by this run: {_listed(written)}\n",
+                f"not written by this run: {_listed(missing)}\n",
+                f"stale, from an earlier run: {_listed(stale)}\n",
+                *lines[3:],
+            ]
+        )
         try:
-            write_text(
-                marker,
-                header
-                + f"\nfailed: {_now()}\n"
-                + f"error: {error}\n"
-                + f"written by this run: {_listed(written)}\n"
-                + f"not written by this run: {_listed(missing)}\n"
-                + f"stale, from an earlier run: {_listed(stale)}\n",
-            )
+            _overwrite_in_place(marker, report)
         except OSError as marker_err:
             err.add_note(f"{marker} could not be updated ({marker_err}); it still marks {out}")
         else:
