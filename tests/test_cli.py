@@ -210,3 +210,28 @@ def test_train_names_a_file_with_a_renamed_tree(
     error = capsys.readouterr().err
     assert error.startswith("jetscale train: error: ")
     assert f"{renamed}: no TTree 'tree' (keys: events)" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("empty.root", b"", "cannot open as a ROOT file (empty: 0 bytes)"),
+        (
+            "random.root",
+            bytes(range(256)) * 20,
+            "cannot open as a ROOT file (ValueError: not a ROOT file",
+        ),
+        ("empty.parquet", b"", "cannot open as parquet (empty: 0 bytes)"),
+        ("random.parquet", bytes(range(256)) * 20, "cannot open as parquet (ArrowInvalid: "),
+    ],
+)
+def test_train_names_an_empty_or_garbage_file_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, problem: str
+) -> None:
+    """An interrupted copy or a wrong file: named, on one line (uproot's messages run over three)."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["train", "--data", str(path), "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"jetscale train: error: {path}: {problem}")
+    assert error.count("\n") == 1  # one line

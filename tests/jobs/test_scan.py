@@ -141,6 +141,27 @@ def test_bad_sweep_files(raw: dict[str, Any], message: str, tmp_path: Path) -> N
     assert str(path) in str(info.value)
 
 
+def test_scan_checks_every_setting_before_it_generates_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo'd value used to surface only after the jets were generated (minutes of Pythia)."""
+    from jetscale.jobs import scan as scan_module
+    from jetscale.scaling.sweep_config import DataSpec
+
+    def no_data(*args: object) -> None:
+        raise AssertionError("data prepared before the settings were checked")
+
+    monkeypatch.setattr(scan_module, "prepare_data", no_data)
+    generate = {"classes": ["QCD"], "train_jets_per_class": 10, "val_jets_per_class": 10}
+    # Built directly (not from a file), so nothing has checked it yet.
+    config = SweepConfig(
+        "t", DataSpec(generate=generate), {**BASE, "lr": "1e-3"}, {"s": {"grid": {}}}, "s.yaml"
+    )
+    with pytest.raises(SweepConfigError, match=r"^s.yaml: base: lr must be a number \(float\)"):
+        scan_module.scan(config, tmp_path / "out")
+    assert not (tmp_path / "out" / "data").exists()
+
+
 def _scan(config: Path, out: Path) -> list[str]:
     return [
         sys.executable,

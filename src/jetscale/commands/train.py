@@ -112,4 +112,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     line = train(config)
     print(json.dumps(line, indent=2))
+    _report_data_quality(Path(config.out))
     return 0
+
+
+def _report_data_quality(out: Path) -> None:
+    """One line on stderr when the readers dropped jets or constituents (stdout stays JSON)."""
+    from jetscale.train.data_quality import DATA_QUALITY_NAME, summary_line
+
+    path = out / DATA_QUALITY_NAME
+    if not path.exists():
+        return
+    line = summary_line(json.loads(path.read_text()))
+    if line is not None:
+        print(f"jetscale train: {line} (details in {path})", file=sys.stderr)

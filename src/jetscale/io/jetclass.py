@@ -21,7 +21,7 @@ import uproot
 from jetscale import schema
 from jetscale.io.atomic import atomic_path
 from jetscale.io.chunks import concatenate_chunks
-from jetscale.io.errors import JetFileError
+from jetscale.io.errors import JetFileError, describe, empty_file
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport, clean_jets
 
@@ -71,12 +71,12 @@ def read_jetclass(
 
 def open_tree(path: Path) -> Any:
     """The JetClass ``tree`` of ``path``; :class:`JetFileError` naming the file if it cannot be had."""
+    if empty_file(path):
+        raise JetFileError(path, "cannot open as a ROOT file (empty: 0 bytes)")
     try:
         file = uproot.open(path)
     except Exception as err:
-        raise JetFileError(
-            path, f"cannot open as a ROOT file ({type(err).__name__}: {err})"
-        ) from err
+        raise JetFileError(path, f"cannot open as a ROOT file ({describe(err)})") from err
     if schema.TREE_NAME not in file:
         names = {k.split(";")[0] for k in file.keys()}  # noqa: SIM118 (an uproot directory, not a dict)
         keys = ", ".join(sorted(names)) or "none"
@@ -85,7 +85,7 @@ def open_tree(path: Path) -> Any:
         return file[schema.TREE_NAME]
     except Exception as err:
         raise JetFileError(
-            path, f"cannot read TTree {schema.TREE_NAME!r} ({type(err).__name__}: {err})"
+            path, f"cannot read TTree {schema.TREE_NAME!r} ({describe(err)})"
         ) from err
 
 

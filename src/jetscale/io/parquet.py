@@ -19,7 +19,7 @@ import numpy as np
 from jetscale import schema
 from jetscale.io.atomic import atomic_path
 from jetscale.io.chunks import concatenate_chunks
-from jetscale.io.errors import JetFileError
+from jetscale.io.errors import JetFileError, describe, empty_file
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport, clean_jets
 
@@ -45,20 +45,23 @@ def iterate_parquet(
         tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
     )
     for path in expand_paths(paths):
-        try:
-            metadata = ak.metadata_from_parquet(path)
-        except Exception as err:
-            raise JetFileError(
-                path, f"cannot open as parquet ({type(err).__name__}: {err})"
-            ) from err
+        metadata = parquet_metadata(path)
         for group in range(metadata["num_row_groups"]):
             try:
                 raw = ak.from_parquet(path, row_groups=[group])
             except Exception as err:
-                raise JetFileError(
-                    path, f"corrupt row group {group} ({type(err).__name__}: {err})"
-                ) from err
+                raise JetFileError(path, f"corrupt row group {group} ({describe(err)})") from err
             yield clean_jets(_to_internal(path, raw, fields), str(path), on_invalid, report)
+
+
+def parquet_metadata(path: str | os.PathLike[str]) -> Any:
+    """``ak.metadata_from_parquet`` (``num_rows``, ``num_row_groups``, ...), or a named JetFileError."""
+    if empty_file(path):
+        raise JetFileError(path, "cannot open as parquet (empty: 0 bytes)")
+    try:
+        return ak.metadata_from_parquet(path)
+    except Exception as err:
+        raise JetFileError(path, f"cannot open as parquet ({describe(err)})") from err
 
 
 def read_parquet(

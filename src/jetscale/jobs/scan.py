@@ -151,6 +151,7 @@ def scan(
     # Before any data is generated: a sweep without dask would fail only minutes later.
     require("dask", "distributed", extra="dask", purpose="jetscale scan")
     require("torch", extra="ml", purpose="jetscale scan (training)")
+    config.check()  # every setting's type and value, before data are generated or read
     with DirectoryLock(out, "jetscale scan"):  # one driver per sweep directory
         return _scan(config, Path(out), workers, threads_per_worker, scheduler, on_result)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
+from jetscale._fields import check_fields
 from jetscale.features.registry import FEATURE_SETS
 from jetscale.schema import CLASS_NAMES
 
@@ -25,6 +27,7 @@ class ModelConfig:
     architecture: str = "transformer"  # or "pfn": the particle-flow (Deep Sets) baseline
 
     def __post_init__(self) -> None:
+        check_fields(self)  # types first: a string "64" would fail below without its key
         if self.feature_set not in FEATURE_SETS:
             msg = f"unknown feature set {self.feature_set!r}; known: {', '.join(FEATURE_SETS)}"
             raise ValueError(msg)
@@ -53,10 +56,10 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(known))
         if unknown:
-            msg = f"unknown ModelConfig keys: {', '.join(unknown)}"
+            msg = f"unknown ModelConfig keys: {', '.join(unknown)} (known: {', '.join(known)})"
             raise ValueError(msg)
         return cls(**data)

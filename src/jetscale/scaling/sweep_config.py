@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from jetscale._fields import FieldTypeError, check_value, field_types
 from jetscale.nn.config import ModelConfig
 from jetscale.nn.counting import count_parameters, training_flops
 from jetscale.train.config import TrainConfig
@@ -147,7 +148,34 @@ class SweepConfig:
             if extra:
                 msg = f"{source}: study {study!r} has unknown key(s) {', '.join(extra)}"
                 raise SweepConfigError(msg)
-        return cls(str(raw.get("name", "sweep")), data, base, dict(studies), source)
+        config = cls(str(raw.get("name", "sweep")), data, base, dict(studies), source)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Every setting of ``base``, grids, points and isoflop shapes well typed and valid.
+
+        Needs no data, so ``jetscale scan`` calls it before generating or
+        reading anything: a ``lr: 1e-3`` (text to YAML) fails in a second, not
+        after the jets are made. IsoFLOP shapes are checked with a placeholder
+        number of jets (the real one needs the data); :meth:`points` checks
+        the points it makes again.
+        """
+        for key, value in self.base.items():
+            owner = ModelConfig if key in MODEL_KEYS else TrainConfig
+            try:
+                check_value(key, value, field_types(owner)[key])
+            except FieldTypeError as err:
+                msg = f"{self.source}: base: {err}"
+                raise SweepConfigError(msg) from err
+        for study, spec in self.studies.items():
+            where = f"{self.source}: study {study!r}"
+            candidates = _fixed_settings(spec, where)
+            if "isoflop" in spec:
+                _budgets, shapes = _isoflop_block(spec["isoflop"], where)
+                candidates += [{**shape, "max_jets": 1, "epochs": 1} for shape in shapes]
+            for settings in candidates:
+                _checked_point(study, self.base, settings, None, where)
 
     def points(
         self,
@@ -161,6 +189,7 @@ class SweepConfig:
         budget into jets; an isoflop point that would need more than
         ``available_jets`` unique jets (or fewer than one) is left out and listed.
         """
+        self.check()
         points: list[SweepPoint] = []
         skipped: list[str] = []
         seen: set[str] = set()
@@ -168,14 +197,7 @@ class SweepConfig:
             where = f"{self.source}: study {study!r}"
             expanded = _expand(spec, self.base, where, tokens_per_jet, available_jets, skipped)
             for settings, budget in expanded:
-                merged = {**self.base, **settings}
-                _check_keys(merged, where)
-                point = SweepPoint(study, merged, budget)
-                try:
-                    point.train_config(("x",), (), "x")  # validates every value
-                except (ValueError, TypeError) as err:
-                    msg = f"{where}: point {settings}: {err}"
-                    raise SweepConfigError(msg) from err
+                point = _checked_point(study, self.base, settings, budget, where)
                 if point.point_id not in seen:
                     seen.add(point.point_id)
                     points.append(point)
@@ -275,7 +297,29 @@ def _check_keys(settings: Mapping[str, Any], where: str) -> None:
         raise SweepConfigError(msg)
 
 
-def _grid(grid: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+def _checked_point(
+    study: str,
+    base: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    budget: float | None,
+    where: str,
+) -> SweepPoint:
+    """The point of ``base`` updated by ``settings``; every value checked by building its config."""
+    merged = {**base, **settings}
+    _check_keys(merged, where)
+    point = SweepPoint(study, merged, budget)
+    try:
+        point.train_config(("x",), (), "x")  # type and value of every setting
+    except (ValueError, TypeError) as err:
+        msg = f"{where}: point {dict(settings)}: {err}"
+        raise SweepConfigError(msg) from err
+    return point
+
+
+def _grid(grid: Any, where: str, block: str = "grid") -> list[dict[str, Any]]:
+    if not isinstance(grid, Mapping):
+        msg = f"{where}: '{block}' must be a mapping of setting -> list of values, got {grid!r}"
+        raise SweepConfigError(msg)
     axes = []
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -288,6 +332,39 @@ def _grid(grid: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
     return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*axes)]
 
 
+def _fixed_settings(spec: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    """The settings of a study's grid and points (those that need no data)."""
+    out = _grid(spec["grid"], where) if "grid" in spec else []
+    for point in spec.get("points", []) or []:
+        if not isinstance(point, Mapping):
+            msg = f"{where}: each entry of 'points' is a mapping of settings"
+            raise SweepConfigError(msg)
+        out.append(dict(point))
+    return out
+
+
+def _isoflop_block(block: Any, where: str) -> tuple[list[float], list[dict[str, Any]]]:
+    """An isoflop block's budgets (FLOPs, checked positive numbers) and model shapes."""
+    if not isinstance(block, Mapping):
+        msg = f"{where}: 'isoflop' must be a mapping with budgets and model shapes, got {block!r}"
+        raise SweepConfigError(msg)
+    shapes = dict(block)
+    budgets = shapes.pop("budgets", None)
+    if not isinstance(budgets, list) or not budgets:
+        msg = f"{where}: isoflop needs 'budgets', a list of training FLOPs (C = 6 N D n_bar)"
+        raise SweepConfigError(msg)
+    for budget in budgets:
+        try:
+            check_value("isoflop budget", budget, float)
+        except FieldTypeError as err:
+            msg = f"{where}: {err}"
+            raise SweepConfigError(msg) from err
+        if not budget > 0:
+            msg = f"{where}: isoflop budget must be a positive number of FLOPs, got {budget!r}"
+            raise SweepConfigError(msg)
+    return [float(b) for b in budgets], _grid(shapes, where, "isoflop")
+
+
 def _expand(
     spec: Mapping[str, Any],
     base: Mapping[str, Any],
@@ -296,36 +373,27 @@ def _expand(
     available_jets: int | None,
     skipped: list[str],
 ) -> list[tuple[dict[str, Any], float | None]]:
-    out: list[tuple[dict[str, Any], float | None]] = []
-    if "grid" in spec:
-        out += [(s, None) for s in _grid(spec["grid"], where)]
-    for point in spec.get("points", []) or []:
-        if not isinstance(point, Mapping):
-            msg = f"{where}: each entry of 'points' is a mapping of settings"
-            raise SweepConfigError(msg)
-        out.append((dict(point), None))
+    out: list[tuple[dict[str, Any], float | None]] = [
+        (s, None) for s in _fixed_settings(spec, where)
+    ]
     if "isoflop" in spec:
-        block = dict(spec["isoflop"])
-        budgets = block.pop("budgets", None)
-        if not isinstance(budgets, list) or not budgets:
-            msg = f"{where}: isoflop needs 'budgets', a list of training FLOPs (C = 6 N D n_bar)"
-            raise SweepConfigError(msg)
+        budgets, shapes = _isoflop_block(spec["isoflop"], where)
         if tokens_per_jet is None:
             msg = (
                 f"{where}: isoflop budgets need the mean constituents per jet of the training data"
             )
             raise SweepConfigError(msg)
         for budget in budgets:
-            for settings in _grid(block, where):
+            for settings in shapes:
                 merged = {**base, **settings}
                 model = ModelConfig.from_dict({k: v for k, v in merged.items() if k in MODEL_KEYS})
                 n = count_parameters(model).non_embedding
-                jets = round(float(budget) / training_flops(n, tokens_per_jet(model.max_particles)))
+                jets = round(budget / training_flops(n, tokens_per_jet(model.max_particles)))
                 if jets < 1 or (available_jets is not None and jets > available_jets):
                     skipped.append(
-                        f"{where}: budget {float(budget):.3g} with {settings} (N = {n}) needs "
+                        f"{where}: budget {budget:.3g} with {settings} (N = {n}) needs "
                         f"{jets} jets; the training data has {available_jets}"
                     )
                     continue
-                out.append(({**settings, "max_jets": jets, "epochs": 1}, float(budget)))
+                out.append(({**settings, "max_jets": jets, "epochs": 1}, budget))
     return out

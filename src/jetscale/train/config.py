@@ -5,10 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jetscale._fields import check_fields
 from jetscale.nn.config import ModelConfig
+
+
+class ConfigFileError(ValueError):
+    """A run configuration file that cannot be used; the message starts with the file's path."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +41,7 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
 
     def __post_init__(self) -> None:
+        check_fields(self)  # types first: lr = "1e-3" would fail below without its key
         for name in ("epochs", "batch_size", "eval_every", "chunk_jets", "val_max_jets"):
             if getattr(self, name) < 1:
                 msg = f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}"
@@ -56,33 +63,59 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build from plain data: ``model`` a mapping of ModelConfig fields, paths a str or list."""
         data = dict(data)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(known))
         if unknown:
-            msg = f"unknown TrainConfig keys: {', '.join(unknown)}"
+            msg = f"unknown TrainConfig keys: {', '.join(unknown)} (known: {', '.join(known)})"
             raise ValueError(msg)
         model = data.pop("model", {})
+        if not isinstance(model, ModelConfig | Mapping):
+            msg = f"model must be a mapping of ModelConfig fields, got {model!r}"
+            raise ValueError(msg)
         data["model"] = model if isinstance(model, ModelConfig) else ModelConfig.from_dict(model)
         for key in ("data", "val_data"):
-            if key in data:
-                value = data[key]
-                data[key] = (value,) if isinstance(value, str) else tuple(value)
+            if isinstance(data.get(key), str):
+                data[key] = (data[key],)  # one path; a list is checked (and made a tuple) as given
         return cls(**data)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:
-        """Read a TOML or JSON config file; ``overrides`` (e.g. from the CLI) win."""
+        """Read a TOML or JSON config file; ``overrides`` (e.g. from the CLI) win.
+
+        Every problem (unreadable or unparsable file, unknown key, wrong type or
+        value, here or in the model table) is a :class:`ConfigFileError` naming ``path``.
+        """
         path = Path(path)
-        text = path.read_text()
+        table = "[model]" if path.suffix == ".toml" else "model"
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            msg = f"{path}: cannot read the config file ({err})"
+            raise ConfigFileError(msg) from err
         try:
             data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
             msg = f"{path}: cannot parse config ({err})"
-            raise ValueError(msg) from err
-        model = dict(data.pop("model", {}))
-        model.update(overrides.pop("model", {}))
+            raise ConfigFileError(msg) from err
+        if not isinstance(data, dict):
+            msg = f"{path}: a config file is a mapping of TrainConfig fields, got {data!r}"
+            raise ConfigFileError(msg)
+        model = data.pop("model", {})
+        if not isinstance(model, Mapping):
+            msg = f"{path}: {table} must be a table of ModelConfig fields, got {model!r}"
+            raise ConfigFileError(msg)
+        model = {**model, **overrides.pop("model", {})}
         data.update(overrides)
-        data["model"] = model
-        return cls.from_dict(data)
+        try:
+            data["model"] = ModelConfig.from_dict(model)
+        except ValueError as err:
+            msg = f"{path}: {table}: {err}"
+            raise ConfigFileError(msg) from err
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            msg = f"{path}: {err}"
+            raise ConfigFileError(msg) from err

@@ -22,8 +22,9 @@ import numpy as np
 
 from jetscale.features import build_features
 from jetscale.features.registry import reader_fields
-from jetscale.io import expand_paths, iterate_jets
+from jetscale.io import QualityReport, expand_paths, iterate_jets
 from jetscale.io.jetclass import open_tree
+from jetscale.io.parquet import parquet_metadata
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,13 +58,20 @@ class JetSource:
             total = held if self.take_holdout else total - held
         return total if self.max_jets is None else min(total, self.max_jets)
 
-    def chunks(self) -> Iterator[ak.Array]:
-        """Jets in file order, ``chunk_jets`` at a time, after hold-out and the U limit."""
+    def chunks(self, report: QualityReport | None = None) -> Iterator[ak.Array]:
+        """Jets in file order, ``chunk_jets`` at a time, after hold-out and the U limit.
+
+        ``report`` counts what the readers dropped from the jets read (all of
+        them, held-out ones included; reading stops once U jets are yielded).
+        """
         fields = reader_fields(self.feature_set)
         seen, emitted = 0, 0
         pending: list[ak.Array] = []
         pending_n = 0
-        for chunk in iterate_jets(self.paths, step_size=self.chunk_jets, constituent_fields=fields):
+        chunks = iterate_jets(
+            self.paths, step_size=self.chunk_jets, constituent_fields=fields, report=report
+        )
+        for chunk in chunks:
             n_read = len(chunk)
             if self.holdout_every:
                 index = np.arange(seen, seen + n_read)
@@ -88,10 +96,15 @@ class JetSource:
             yield ak.concatenate(pending) if len(pending) > 1 else pending[0]
 
     def batches(
-        self, batch_size: int, seed: int, epoch: int, shuffle: bool = True
+        self,
+        batch_size: int,
+        seed: int,
+        epoch: int,
+        shuffle: bool = True,
+        report: QualityReport | None = None,
     ) -> Iterator[Batch]:
-        """Batches of one epoch; identical for the same (seed, epoch)."""
-        for index, chunk in enumerate(self.chunks()):
+        """Batches of one epoch; identical for the same (seed, epoch). ``report``: see :meth:`chunks`."""
+        for index, chunk in enumerate(self.chunks(report)):
             x, mask = build_features(chunk, self.feature_set, self.max_particles)
             label = ak.to_numpy(chunk["label"]).astype(np.int64)
             order = np.arange(len(label))
@@ -101,10 +114,10 @@ class JetSource:
                 take = order[start : start + batch_size]
                 yield trimmed(x[take], mask[take], label[take])
 
-    def load_all(self) -> Batch:
+    def load_all(self, report: QualityReport | None = None) -> Batch:
         """Every jet of the source in memory (for the fixed validation set)."""
         xs, masks, labels = [], [], []
-        for chunk in self.chunks():
+        for chunk in self.chunks(report):
             x, mask = build_features(chunk, self.feature_set, self.max_particles)
             xs.append(x)
             masks.append(mask)
@@ -126,7 +139,7 @@ def trimmed(x: np.ndarray, mask: np.ndarray, label: np.ndarray) -> Batch:
 def _entries(path: object) -> int:
     text = str(path)
     if text.endswith(".parquet"):
-        return int(ak.metadata_from_parquet(text)["num_rows"])
+        return int(parquet_metadata(text)["num_rows"])
     # The readers' opener: a missing, corrupt or treeless file is named (JetFileError).
     return int(open_tree(Path(text)).num_entries)
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jetscale.io.atomic import atomic_path, write_json
+from jetscale.io import QualityReport
+from jetscale.io.atomic import write_json
 from jetscale.io.lock import DirectoryLock
 from jetscale.metrics import one_vs_qcd_aucs
 from jetscale.nn import build_model, count_parameters, forward_flops, training_flops
@@ -36,7 +37,14 @@ from jetscale.train.checkpoint import (
 )
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import Batch, split_sources
+from jetscale.train.data_quality import write_data_quality
 from jetscale.train.distributed import Distributed
+from jetscale.train.metrics_file import (
+    METRICS_NAME,
+    append_metrics,
+    read_metrics,
+    reconcile_metrics,
+)
 from jetscale.train.schedule import get_lr
 
 log = logging.getLogger(__name__)
@@ -134,7 +142,8 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
     # With W processes each step consumes W batches; a last incomplete group is dropped.
     steps_per_epoch = max(math.ceil(unique_jets / config.batch_size) // ddp.world_size, 1)
     total_steps = steps_per_epoch * config.epochs
-    val_set = val_source.load_all()
+    val_quality, train_quality = QualityReport(), QualityReport()
+    val_set = val_source.load_all(val_quality)
     params = count_parameters(config.model)
 
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "jets_seen": 0}
@@ -147,14 +156,17 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
         optimizer.load_state_dict(checkpoint["optimizer_state"])
         torch.set_rng_state(checkpoint["rng_state"])
         state = {k: checkpoint[k] for k in state}
-        if ddp.is_main:
-            _truncate_metrics(out / "metrics.jsonl", state["step"])
         log.info("resumed %s at step %d", out, state["step"])
+    elif ddp.is_main and not resume:
+        _forget_previous_run(out)
+    if ddp.is_main:  # on every start: metrics.jsonl describes exactly the state started from
+        reconcile_metrics(out / METRICS_NAME, state["step"])
     ddp.barrier()
-    if state["step"] >= total_steps and (out / "metrics.jsonl").exists():
-        ddp.close()  # a finished run: nothing to do, report its last evaluation
-        finished: dict[str, Any] = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
-        return finished
+    if state["step"] >= total_steps and (out / METRICS_NAME).exists():
+        metrics = read_metrics(out / METRICS_NAME)  # every rank decides alike
+        if metrics and metrics[-1]["step"] == state["step"]:
+            ddp.close()  # a finished run: nothing to do, report its last evaluation
+            return metrics[-1]
     trained = ddp.wrap(model)
 
     autocast = device.type == "cuda"
@@ -178,16 +190,19 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
     steps_this_call = 0
     line: dict[str, Any] = {}
     loss, lr = torch.tensor(float("nan")), config.lr  # defined even if no step runs in this call
-    for epoch in range(state["epoch"], config.epochs):
-        skip = state["batch_in_epoch"] if epoch == state["epoch"] else 0
+    first_epoch = state["epoch"]
+    for epoch in range(first_epoch, config.epochs):
+        skip = state["batch_in_epoch"] if epoch == first_epoch else 0
+        # The first epoch of this call is read in full (skipped batches too): count its drops.
+        report = train_quality if epoch == first_epoch else None
         for global_index, batch in enumerate(
-            train_source.batches(config.batch_size, config.seed, epoch)
+            train_source.batches(config.batch_size, config.seed, epoch, report=report)
         ):
             index, owner = divmod(global_index, ddp.world_size)  # local step in the epoch, rank
-            if owner != ddp.rank or index < skip:
+            # Past steps_per_epoch (a last group short of one batch per rank): read, not
+            # trained on, so the data-quality counts cover the whole epoch.
+            if owner != ddp.rank or index < skip or index >= steps_per_epoch:
                 continue
-            if index >= steps_per_epoch:
-                break
             lr = get_lr(
                 state["step"], total_steps, config.lr, config.warmup_steps, config.min_lr_ratio
             )
@@ -235,6 +250,15 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
             if stop_after_steps is not None and steps_this_call >= stop_after_steps:
                 return line
         state["epoch"], state["batch_in_epoch"] = epoch + 1, 0
+        if epoch == first_epoch and ddp.is_main:
+            write_data_quality(
+                out,
+                train_quality,
+                train_source.paths,
+                val_quality,
+                val_source.paths,
+                held_out=not config.val_data,
+            )
     if ddp.is_main and (not line or line["step"] != state["step"]):
         line = evaluate_and_save(loss, lr)
     ddp.close()
@@ -280,12 +304,12 @@ def _evaluate_and_save(
         **state,
     }
     # metrics first, then the checkpoint: a kill in between re-runs this evaluation on
-    # resume, and _truncate_metrics drops the orphaned line.
-    with (out / "metrics.jsonl").open("a") as handle:
-        handle.write(json.dumps(line) + "\n")
-    save_checkpoint(out / LAST, checkpoint)
+    # resume, and reconcile_metrics drops the orphaned line. best.pt before last.pt: a
+    # kill in between re-runs the step, which improves on last.pt's best again.
+    append_metrics(out / METRICS_NAME, line)
     if improved:
         save_checkpoint(out / BEST, checkpoint)
+    save_checkpoint(out / LAST, checkpoint)
     return line
 
 
@@ -313,14 +337,16 @@ def _check_matches(checkpoint: dict[str, Any], config: TrainConfig, path: Path) 
         raise CheckpointError(msg)
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    if not path.exists():
-        return
-    kept = [
-        line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step
-    ]
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(line + "\n" for line in kept))
+def _forget_previous_run(out: Path) -> None:
+    """Starting over (``resume=False``): a previous run's checkpoints would not match the new one.
+
+    Left in place, a kill before the first new checkpoint would resume the old
+    run against the new (emptied) metrics file.
+    """
+    for name in (LAST, BEST):
+        if (out / name).exists():
+            log.warning("%s: starting over (resume=False): removing the previous %s", out, name)
+            (out / name).unlink()
 
 
 __all__ = ["TrainingError", "evaluate", "make_optimizer", "select_device", "train"]
