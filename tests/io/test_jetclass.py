@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -16,6 +17,7 @@ from jetscale.io import (
     QualityReport,
     iterate_jetclass,
     iterate_jets,
+    jets_from_branches,
     read_jetclass,
     read_jets,
     read_parquet,
@@ -129,7 +131,9 @@ def test_wrong_dtype_and_shape_are_named(tmp_path: Path, make_jets: MakeJets) ->
     path = tmp_path / "jagged_jet_pt.root"
     with uproot.recreate(path) as f:
         f.mktree("tree", {k: v.type for k, v in fields.items()}).extend(fields)
-    with pytest.raises(JetFileError, match=r"branch 'jet_pt': expected a numeric scalar branch"):
+    with pytest.raises(
+        JetFileError, match=r"branch 'jet_pt': expected one number per jet, found var \* float32"
+    ):
         read_jetclass(path)
     # part_px as a scalar instead of jagged
     fields = {k: arrays[k] for k in arrays.fields if k != "npart"}
@@ -139,7 +143,9 @@ def test_wrong_dtype_and_shape_are_named(tmp_path: Path, make_jets: MakeJets) ->
         f.mktree(
             "tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}
         ).extend(fields)
-    with pytest.raises(JetFileError, match=r"branch 'part_px': expected a jagged numeric branch"):
+    with pytest.raises(
+        JetFileError, match=r"branch 'part_px': expected a jagged list per jet, found float32"
+    ):
         read_jetclass(path)
 
 
@@ -234,3 +240,59 @@ def test_empty_file_reads_as_a_clear_error_and_iterates_to_nothing(
     assert list(iterate_jetclass(path)) == []
     with pytest.raises(JetFileError, match="no jets in the input"):
         read_jetclass(path)
+
+
+def bad_files(directory: Path, jets: ak.Array) -> dict[str, Path]:
+    """JetClass files each wrong in one way, written with uproot."""
+    good = write_jetclass(directory / "good.root", jets)
+    arrays = uproot.open(good)["tree"].arrays(library="ak")
+    base = {k: arrays[k] for k in arrays.fields if k != "npart" and not k.startswith("part_")}
+    part = {f: arrays[f"part_{f}"] for f in schema.CONSTITUENT_FIELDS}
+    n = len(jets)
+    variants: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+        "missing_d0val": (base, {k: v for k, v in part.items() if k != "d0val"}),
+        "missing_jet_eta": ({k: v for k, v in base.items() if k != "jet_eta"}, part),
+        "nine_labels": ({k: v for k, v in base.items() if k != "label_Tbl"}, part),
+        "text_jet_pt": ({**base, "jet_pt": ak.Array(["x"] * n)}, part),
+        "two_labels": ({**base, "label_QCD": np.ones(n, dtype=bool)}, part),
+    }
+    paths = {}
+    for name, (scalars, constituents) in variants.items():
+        fields = {**scalars, "part": ak.zip(constituents)}
+        paths[name] = directory / f"{name}.root"
+        with uproot.recreate(paths[name]) as f:
+            f.mktree(
+                "tree",
+                {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()},
+            ).extend(fields)
+    return paths
+
+
+EXPECTED_PROBLEMS = {
+    "missing_d0val": "branch 'part_d0val': branch missing",
+    "missing_jet_eta": "branch 'jet_eta': branch missing",
+    "nine_labels": "branch 'label_Tbl': label branches incomplete (missing label_Tbl)",
+    "text_jet_pt": "branch 'jet_pt': expected one number per jet, found string",
+    "two_labels": "branch 'label_*': 6 jets are not one-hot",
+}
+
+
+def test_file_reader_and_coffea_path_refuse_the_same_way(
+    tmp_path: Path, make_jets: MakeJets
+) -> None:
+    """One validation path: the file reader (features, train, scan) and coffea's
+    virtual events (the processors) refuse each bad file with the same message."""
+    pytest.importorskip("coffea")
+    from coffea.nanoevents import BaseSchema, NanoEventsFactory
+
+    for name, path in bad_files(tmp_path, make_jets(6, seed=1)).items():
+        with pytest.raises(JetFileError) as by_reader:
+            read_jetclass(path)
+        events = NanoEventsFactory.from_root(
+            {str(path): "tree"}, schemaclass=BaseSchema, mode="virtual"
+        ).events()
+        with pytest.raises(JetFileError) as by_coffea:
+            jets_from_branches(events, schema.CONSTITUENT_FIELDS, source=path)
+        expected = EXPECTED_PROBLEMS[name]
+        assert str(by_reader.value).startswith(f"{path}: {expected}"), name
+        assert str(by_coffea.value).startswith(f"{path}: {expected}"), name

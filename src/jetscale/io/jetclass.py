@@ -98,23 +98,11 @@ def _iterate_file(
 ) -> Iterator[ak.Array]:
     tree = open_tree(path)
     available = set(tree.keys())
-    particle_branches = [f"part_{f}" for f in fields]
-    jet_branches = [b for b in schema.JET_BRANCHES if b in available]
-    label_branches = [b for b in schema.LABEL_BRANCHES if b in available]
-    for branch in particle_branches + [f"jet_{f}" for f in REQUIRED_JET_FIELDS]:
-        if branch not in available:
-            raise JetFileError(path, "branch missing", branch)
-    if label_branches and len(label_branches) != len(schema.LABEL_BRANCHES):
-        missing = sorted(set(schema.LABEL_BRANCHES) - set(label_branches))
-        raise JetFileError(
-            path, f"label branches incomplete (missing {', '.join(missing)})", missing[0]
-        )
-    for branch in particle_branches:
-        _check_interpretation(path, tree[branch], jagged=True)
-    for branch in jet_branches + label_branches:
-        _check_interpretation(path, tree[branch], jagged=False)
-
-    branches = particle_branches + jet_branches + label_branches
+    wanted = [f"part_{f}" for f in fields] + list(schema.JET_BRANCHES + schema.LABEL_BRANCHES)
+    branches = [b for b in wanted if b in available]
+    # The checks every reader shares (check_branch_types), on the types of zero
+    # entries: a missing or mistyped branch is named before any data is read.
+    check_branch_types(_zero_entries(path, tree, branches), fields, path)
     try:
         for arrays in tree.iterate(branches, step_size=step_size, library="ak"):
             jets = jets_from_branches(arrays, fields, source=path)
@@ -122,28 +110,21 @@ def _iterate_file(
     except JetFileError:
         raise
     except Exception as err:
-        raise JetFileError(
-            path, f"corrupt or truncated data ({type(err).__name__}: {err})"
-        ) from err
+        raise JetFileError(path, f"corrupt or truncated data ({describe(err)})") from err
 
 
-def _check_interpretation(path: Path, branch: Any, jagged: bool) -> None:
-    interp = branch.interpretation
-    if jagged:
-        content = getattr(interp, "content", None)
-        if not isinstance(interp, uproot.interpretation.jagged.AsJagged) or content is None:
+def _zero_entries(path: Path, tree: Any, branches: Sequence[str]) -> ak.Array:
+    """``branches`` of ``tree`` with no entries: their awkward types, without reading data."""
+    for branch in branches:
+        interpretation = tree[branch].interpretation
+        if isinstance(interpretation, uproot.interpretation.identify.UnknownInterpretation):
             raise JetFileError(
-                path, f"expected a jagged numeric branch, found {branch.typename!r}", branch.name
+                path, f"cannot be read as an array (ROOT type {tree[branch].typename!r})", branch
             )
-        dtype = getattr(content, "to_dtype", None)
-    else:
-        if not isinstance(interp, uproot.interpretation.numerical.AsDtype):
-            raise JetFileError(
-                path, f"expected a numeric scalar branch, found {branch.typename!r}", branch.name
-            )
-        dtype = interp.to_dtype
-    if dtype is None or np.dtype(dtype).kind not in "biuf" or np.dtype(dtype).shape != ():
-        raise JetFileError(path, f"expected numeric values, found {branch.typename!r}", branch.name)
+    try:
+        return tree.arrays(branches, entry_stop=0, library="ak")
+    except Exception as err:
+        raise JetFileError(path, f"cannot read the branches ({describe(err)})") from err
 
 
 def jets_from_branches(
@@ -204,15 +185,26 @@ _NUMERIC_PRIMITIVES = frozenset(
 def check_branch_types(arrays: Any, constituent_fields: Sequence[str], source: object) -> None:
     """Refuse missing or mistyped branches from the array types alone (no values are read).
 
-    ``part_<field>`` for each of ``constituent_fields`` and ``jet_pt``/``jet_energy``
-    must be present; ``part_*`` must be jagged numeric lists, ``jet_*`` and
-    ``label_*`` numeric scalars per jet. Works for eager, coffea-virtual, typetracer
-    and dask-awkward arrays.
+    ``part_<field>`` for each of ``constituent_fields`` and ``jet_pt``, ``jet_eta``,
+    ``jet_phi``, ``jet_energy`` must be present, and either all ``label_*`` branches
+    or none; ``part_*`` must be jagged numeric lists, ``jet_*`` and ``label_*``
+    numeric scalars per jet. Works for eager, coffea-virtual, typetracer and
+    dask-awkward arrays, and is the one check of every reader: the file reader runs
+    it on zero entries before reading, the coffea processors on each chunk.
     """
     present = set(ak.fields(arrays))
-    for branch in [f"part_{f}" for f in constituent_fields] + ["jet_pt", "jet_energy"]:
+    required = [f"part_{f}" for f in constituent_fields] + [f"jet_{f}" for f in REQUIRED_JET_FIELDS]
+    for branch in required:
         if branch not in present:
             raise JetFileError(source, "branch missing", branch)
+    labels = [b for b in schema.LABEL_BRANCHES if b in present]
+    if labels and len(labels) != len(schema.LABEL_BRANCHES):
+        # Some labels but not all: the jets of the missing classes would be taken as
+        # another class or as unlabelled.
+        missing = sorted(set(schema.LABEL_BRANCHES) - set(labels))
+        raise JetFileError(
+            source, f"label branches incomplete (missing {', '.join(missing)})", missing[0]
+        )
     for branch in sorted(present):
         if branch.startswith("part_") and branch.removeprefix("part_") in constituent_fields:
             jagged = True

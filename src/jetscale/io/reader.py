@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import awkward as ak
 
 from jetscale.io.chunks import concatenate_chunks
 from jetscale.io.errors import JetFileError
-from jetscale.io.jetclass import DEFAULT_STEP_SIZE, iterate_jetclass
-from jetscale.io.parquet import iterate_parquet
+from jetscale.io.jetclass import DEFAULT_STEP_SIZE, iterate_jetclass, open_tree
+from jetscale.io.parquet import iterate_parquet, parquet_metadata
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport
 
@@ -41,3 +42,16 @@ def read_jets(
     """Read all jets of small files into memory in the internal layout."""
     chunks = iterate_jets(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report)
     return concatenate_chunks(chunks, paths)
+
+
+def count_entries(path: str | os.PathLike[str]) -> int:
+    """Jets in one file from its metadata (no branch is read), through the readers' openers.
+
+    A missing, corrupt or treeless file raises :class:`JetFileError` naming it.
+    """
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return int(parquet_metadata(path)["num_rows"])
+    if path.suffix == ".root":
+        return int(open_tree(path).num_entries)
+    raise JetFileError(path, "unsupported file type (expected .root or .parquet)")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -23,8 +22,7 @@ import numpy as np
 from jetscale.features import build_features
 from jetscale.features.registry import reader_fields
 from jetscale.io import QualityReport, expand_paths, iterate_jets
-from jetscale.io.jetclass import open_tree
-from jetscale.io.parquet import parquet_metadata
+from jetscale.io.reader import count_entries
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +50,7 @@ class JetSource:
         """Jets this source yields according to file metadata (before data-quality drops)."""
         total = 0
         for path in expand_paths(self.paths):
-            total += _entries(path)
+            total += count_entries(path)
         if self.holdout_every:
             held = total // self.holdout_every
             total = held if self.take_holdout else total - held
@@ -134,14 +132,6 @@ def trimmed(x: np.ndarray, mask: np.ndarray, label: np.ndarray) -> Batch:
     return Batch(
         np.ascontiguousarray(x[:, :longest]), np.ascontiguousarray(mask[:, :longest]), label
     )
-
-
-def _entries(path: object) -> int:
-    text = str(path)
-    if text.endswith(".parquet"):
-        return int(parquet_metadata(text)["num_rows"])
-    # The readers' opener: a missing, corrupt or treeless file is named (JetFileError).
-    return int(open_tree(Path(text)).num_entries)
 
 
 def _require_labels(chunk: ak.Array) -> None:
