@@ -38,10 +38,10 @@ def _binomial_ok(k, n, p, sigmas=5.0):
 
 @pytest.fixture(scope="module")
 def cms():
-    return load_card("cms")
+    return load_card("cms_parametric")
 
 
-@pytest.mark.parametrize("card_name", ["cms", "coarse"])
+@pytest.mark.parametrize("card_name", ["cms_parametric", "coarse"])
 def test_track_efficiency_and_pt_resolution(card_name):
     card = load_card(card_name)
     pt = 100.0

@@ -73,9 +73,12 @@ def test_constituents_sum_to_jet_and_relative_coordinates(generated):
     np.testing.assert_allclose(ak.to_numpy(e), ak.to_numpy(jets.energy), rtol=1e-4)
     eta = np.arcsinh(c.pz / np.hypot(c.px, c.py))
     phi = np.arctan2(c.py, c.px)
+    # JetClass's convention: deta flips sign for backward jets.
+    sign = np.where(ak.to_numpy(jets.eta) > 0, 1.0, -1.0)
     np.testing.assert_allclose(
-        ak.to_numpy(ak.flatten(eta - jets.eta)), ak.to_numpy(ak.flatten(c.deta)), atol=1e-4
+        ak.to_numpy(ak.flatten((eta - jets.eta) * sign)), ak.to_numpy(ak.flatten(c.deta)), atol=1e-4
     )
+    assert (sign < 0).any() and (sign > 0).any()  # both cases are tested
     dphi = ak.to_numpy(ak.flatten(c.dphi))
     assert np.all(np.abs(dphi) <= np.pi)
     wrapped = ak.to_numpy(ak.flatten((phi - jets.phi + np.pi) % (2 * np.pi) - np.pi))

@@ -1,19 +1,38 @@
-"""Detector cards: the named, versioned parameters of the parametrised detector.
+"""Detector cards: the named, versioned parameters of a detector response.
 
 A card is a TOML file ``cards/<name>.toml`` shipped with the package (or any path
 ending in ``.toml``). Every key is required and every unknown key is an error, so a
-typo cannot silently fall back to a default. Units: GeV, mm; resolutions are
-relative (``sigma/x``) except the impact-parameter ones, which are in mm.
+typo cannot silently fall back to a default. Units: GeV, mm.
+
+Two models exist, chosen by the card's ``model`` key:
+
+* ``"delphes"`` (:class:`DelphesCard`, the ``cms`` card): the chain Delphes runs
+  with the card JetClass was simulated with (helix propagation in the solenoid,
+  tracking efficiency tables, TrackSmearing's impact-parameter tables, ECal and
+  HCal towers and the energy flow; :mod:`jetscale.generate.delphes`);
+* ``"parametric"`` (:class:`ParametricCard`, ``atlas_like`` and ``coarse``; also a
+  card without ``model``, as cards were before there were two): one smeared object
+  per particle, relative resolutions ``sigma/x``, impact-parameter ones in mm
+  (:mod:`jetscale.generate.detector`).
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+
+from jetscale.generate.calorimeter import CalorimeterSpec
+from jetscale.generate.tracker import (
+    BinnedTable,
+    ImpactParameterTables,
+    Solenoid,
+    TrackingEfficiency,
+)
 
 _PACKAGE = "jetscale.generate"
 _CARD_FOLDER = "cards"
@@ -66,8 +85,8 @@ class ImpactParameterCard:
 
 
 @dataclass(frozen=True)
-class DetectorCard:
-    """A whole detector card (a TOML file of ``generate/cards``), one section per subsystem."""
+class ParametricCard:
+    """A parametric detector card (``model = "parametric"``), one section per subsystem."""
 
     name: str
     description: str
@@ -77,6 +96,25 @@ class DetectorCard:
     particle_id: ParticleIdCard
     impact_parameter: ImpactParameterCard
 
+
+@dataclass(frozen=True)
+class DelphesCard:
+    """A Delphes-chain card (``model = "delphes"``): the JetClass CMS response."""
+
+    name: str
+    description: str
+    solenoid: Solenoid  # [propagator]
+    tracking: Mapping[str, TrackingEfficiency]  # charged_hadron, electron, muon
+    track_smearing: ImpactParameterTables  # [track_smearing.d0], [track_smearing.dz]
+    ecal: CalorimeterSpec
+    hcal: CalorimeterSpec
+
+
+#: What :func:`load_card` returns.
+DetectorCard = ParametricCard | DelphesCard
+
+#: Species of the tracking-efficiency tables of a Delphes card.
+TRACK_SPECIES = ("charged_hadron", "electron", "muon")
 
 _SECTIONS: dict[str, type] = {
     "tracking": TrackingCard,
@@ -131,6 +169,12 @@ def parse_card(text: bytes | str, source: str = "<string>") -> DetectorCard:
     except tomllib.TOMLDecodeError as err:
         msg = f"{source}: not valid TOML ({err})"
         raise CardError(msg) from err
+    model = data.pop("model", "parametric")
+    if model == "delphes":
+        return _delphes_card(data, source)
+    if model != "parametric":
+        msg = f"{source}: key 'model' must be 'parametric' or 'delphes', found {model!r}"
+        raise CardError(msg)
     _check_keys(data, {"name", "description", *_SECTIONS}, source, "")
     for key in ("name", "description"):
         if not isinstance(data[key], str):
@@ -139,7 +183,69 @@ def parse_card(text: bytes | str, source: str = "<string>") -> DetectorCard:
     sections: dict[str, Any] = {
         key: _section(data[key], cls, source, key) for key, cls in _SECTIONS.items()
     }
-    return DetectorCard(name=data["name"], description=data["description"], **sections)
+    return ParametricCard(name=data["name"], description=data["description"], **sections)
+
+
+def _delphes_card(data: dict[str, Any], source: str) -> DelphesCard:
+    """A :class:`DelphesCard` from parsed TOML; errors name the file and the key."""
+    sections = {"propagator", "tracking", "track_smearing", "ecal", "hcal"}
+    _check_keys(data, {"name", "description", *sections}, source, "")
+    for key in ("name", "description"):
+        if not isinstance(data[key], str):
+            msg = f"{source}: key {key!r} must be a string, found {data[key]!r}"
+            raise CardError(msg)
+    for key in sections:
+        if not isinstance(data[key], dict):
+            msg = f"{source}: [{key}] must be a table, found {data[key]!r}"
+            raise CardError(msg)
+
+    def build(where: str, make: Any) -> Any:
+        try:
+            return make()
+        except (ValueError, TypeError, KeyError) as err:
+            msg = f"{source}: [{where}]: {err}"
+            raise CardError(msg) from err
+
+    propagator = data["propagator"]
+    _check_keys(propagator, {"radius", "half_length", "bz"}, source, "propagator.")
+    solenoid = build("propagator", lambda: Solenoid(**{k: float(v) for k, v in propagator.items()}))
+    _check_keys(data["tracking"], set(TRACK_SPECIES), source, "tracking.")
+    tracking = {
+        species: build(
+            f"tracking.{species}",
+            lambda species=species: _efficiency(data["tracking"][species], f"tracking.{species}"),
+        )
+        for species in TRACK_SPECIES
+    }
+    _check_keys(data["track_smearing"], {"d0", "dz"}, source, "track_smearing.")
+    smearing = build(
+        "track_smearing",
+        lambda: ImpactParameterTables(
+            *(
+                _table(data["track_smearing"][k], f"track_smearing.{k}", extra=set())
+                for k in ("d0", "dz")
+            )
+        ),
+    )
+    ecal = build("ecal", lambda: CalorimeterSpec.from_config(data["ecal"], "ecal"))
+    hcal = build("hcal", lambda: CalorimeterSpec.from_config(data["hcal"], "hcal"))
+    return DelphesCard(data["name"], data["description"], solenoid, tracking, smearing, ecal, hcal)
+
+
+def _table(table: Any, name: str, extra: set[str]) -> BinnedTable:
+    keys = {"abs_eta_edges", "pt_edges", "values", "outside", *extra}
+    if not isinstance(table, dict) or set(table) != keys:
+        found = sorted(table) if isinstance(table, dict) else table
+        msg = f"a table needs exactly the keys {', '.join(sorted(keys))}; found {found}"
+        raise ValueError(msg)
+    return BinnedTable(
+        name, table["abs_eta_edges"], table["pt_edges"], table["values"], table["outside"]
+    )
+
+
+def _efficiency(table: Any, name: str) -> TrackingEfficiency:
+    binned = _table(table, name, extra={"falloff_pt", "falloff_rate"})
+    return TrackingEfficiency(binned, float(table["falloff_pt"]), float(table["falloff_rate"]))
 
 
 def _section(table: Any, cls: type[_T], source: str, section: str) -> _T:

@@ -1,4 +1,9 @@
-"""Parametrised detector response: stable visible particles to detector-level particles.
+"""Detector response: stable visible particles to detector-level particles.
+
+:func:`apply_detector` runs the model of the card: the Delphes chain of a
+:class:`~jetscale.generate.cards.DelphesCard` (:mod:`jetscale.generate.delphes`),
+or the parametric response below for a
+:class:`~jetscale.generate.cards.ParametricCard`.
 
 Pure functions of flat numpy arrays (one entry per generator particle, many events
 concatenated) and a ``numpy.random.Generator``. Every particle consumes the same
@@ -26,60 +31,18 @@ What happens to a stable particle (units GeV, mm):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from jetscale.generate.cards import CaloCard, DetectorCard
+from jetscale.generate.cards import CaloCard, DelphesCard, DetectorCard, ParametricCard
+from jetscale.generate.particles import GenParticles, RecoParticles
+
+__all__ = ["GenParticles", "RecoParticles", "apply_detector", "impact_parameters"]
 
 #: |PDG id| of particles the detector does not see.
 INVISIBLE_IDS = (12, 14, 16)
 ELECTRON_ID = 11
 MUON_ID = 13
 PHOTON_ID = 22
-
-
-@dataclass(frozen=True)
-class GenParticles:
-    """Stable generator-level particles of many events, concatenated (float64 except ids)."""
-
-    event: np.ndarray  # (N,) int64, index of the event each particle belongs to
-    px: np.ndarray  # (N,) GeV
-    py: np.ndarray
-    pz: np.ndarray
-    energy: np.ndarray
-    pdgid: np.ndarray  # (N,) int64
-    charge: np.ndarray  # (N,) in units of e
-    vx: np.ndarray  # (N,) production vertex, mm
-    vy: np.ndarray
-    vz: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.px)
-
-
-@dataclass(frozen=True)
-class RecoParticles:
-    """Detector-level particles, in the same event order as the input (float64/int32)."""
-
-    event: np.ndarray  # (M,) int64
-    px: np.ndarray  # (M,) GeV
-    py: np.ndarray
-    pz: np.ndarray
-    energy: np.ndarray
-    charge: np.ndarray
-    d0val: np.ndarray  # (M,) mm
-    d0err: np.ndarray
-    dzval: np.ndarray
-    dzerr: np.ndarray
-    isChargedHadron: np.ndarray  # (M,) int32 flags, exactly one set per particle
-    isNeutralHadron: np.ndarray
-    isPhoton: np.ndarray
-    isElectron: np.ndarray
-    isMuon: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.px)
 
 
 def impact_parameters(
@@ -111,7 +74,18 @@ def calo_resolution(energy: np.ndarray, calo: CaloCard) -> np.ndarray:
 def apply_detector(
     gen: GenParticles, card: DetectorCard, rng: np.random.Generator
 ) -> RecoParticles:
-    """Detector-level particles from generator particles (see the module docstring)."""
+    """Detector-level particles from generator particles with the card's model."""
+    if isinstance(card, DelphesCard):
+        from jetscale.generate.delphes import apply_delphes
+
+        return apply_delphes(gen, card, rng)
+    return _apply_parametric(gen, card, rng)
+
+
+def _apply_parametric(
+    gen: GenParticles, card: ParametricCard, rng: np.random.Generator
+) -> RecoParticles:
+    """The parametric response (see the module docstring)."""
     n = len(gen)
     # Fixed draws per particle keep the stream aligned whatever each particle does.
     u_track = rng.random(n)

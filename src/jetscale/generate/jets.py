@@ -124,7 +124,9 @@ def _records(jets: ak.Array, constituents: ak.Array, label: int) -> ak.Array:
         "py": py,
         "pz": pz,
         "energy": ak.to_numpy(flat.energy),
-        "deta": eta - jet_eta,
+        # JetClass's convention: the sign flips for backward jets (eta_jet < 0), so
+        # deta > 0 always points away from the beam-line's nearer end.
+        "deta": np.where(jet_eta > 0, 1.0, -1.0) * (eta - jet_eta),
         "dphi": (phi - jet_phi + np.pi) % (2 * np.pi) - np.pi,
         **{f: ak.to_numpy(flat[f]) for f in ("d0val", "d0err", "dzval", "dzerr", "charge")},
     }

@@ -4,17 +4,19 @@ Each class has its own hard process at 13 TeV, generated in a pT-hat window
 around the 500-1000 GeV jet window, with the decays of interest forced so that
 (almost) every event contains a candidate:
 
-* ``QCD``: ``HardQCD:all``; every jet in the window counts, no truth matching.
+* ``QCD``: Z(-> nu nu) + jet (``WeakBosonAndParton``, Z only), as JetClass's
+  ``ZJetsToNuNu`` sample: the recoiling jets, mostly quark jets (qg -> Zq dominates);
+  every jet in the window counts, no truth matching.
 * ``Hbb, Hcc, Hgg``: ZH (``HiggsSM:ffbar2HZ``) with Z -> nu nu and H -> bb / cc / gg.
 * ``H4q``: ZH, Z -> nu nu, H -> W W* with both W -> q q'.
 * ``Hqql``: ZH, Z -> nu nu, H -> W W* with one W -> q q' and the other W -> l nu
-  (l = e, mu, tau). Pythia forces decays per charge, so work units alternate:
+  (l = e, mu: JetClass counts only those as the lepton). Pythia forces decays per charge, so work units alternate:
   even units decay W+ -> q q' and W- -> l nu, odd units the reverse; a sample of
   several units therefore holds both lepton charges in equal parts.
 * ``Wqq``, ``Zqq``: boosted boson + parton (``WeakBosonAndParton``), Z only
   (``WeakZ0:gmZmode = 2``), boson -> q q'.
-* ``Tbqq``: ttbar with every W -> q q'; ``Tbl``: ttbar with every W -> l nu, so
-  both tops are candidates.
+* ``Tbqq``: ttbar with every W -> q q'; ``Tbl``: ttbar with every W -> l nu
+  (l = e, mu, as JetClass), so both tops are candidates.
 
 Forced decays change cross sections, not kinematics, and JetClass samples are
 exclusive anyway. q stands for d, u, s, c, b.
@@ -34,7 +36,7 @@ PTHAT_MIN = 450.0
 PTHAT_MAX = 1100.0
 
 _QUARKS = "1 2 3 4 5"
-_LEPTONS = "11 13 15"
+_LEPTONS = "11 13"  # JetClass matches e and mu only: tau decays are not Hqql/Tbl jets
 _Z_TO_NUNU = ("23:onMode = off", "23:onIfAny = 12 14 16")
 _ZH = ("HiggsSM:ffbar2HZ = on", *_Z_TO_NUNU, "25:onMode = off")
 _TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off")
@@ -59,7 +61,7 @@ class ProcessSpec:
 
 
 _SPECS: dict[str, ProcessSpec] = {
-    "QCD": ProcessSpec("QCD", ("HardQCD:all = on",), None),
+    "QCD": ProcessSpec("QCD", (*_Z_PLUS_J, *_Z_TO_NUNU), None),
     "Hbb": ProcessSpec("Hbb", (*_ZH, "25:onIfMatch = 5 -5"), 25, n_quarks=2),
     "Hcc": ProcessSpec("Hcc", (*_ZH, "25:onIfMatch = 4 -4"), 25, n_quarks=2),
     "Hgg": ProcessSpec("Hgg", (*_ZH, "25:onIfMatch = 21 21"), 25, n_quarks=2),

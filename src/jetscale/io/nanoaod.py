@@ -40,7 +40,8 @@ Conventions (chosen to make the constituents JetClass-like, checked on the real 
   PFNano writes -1 in all four branches for a candidate without track details
   (every neutral); those become 0 for value and error, JetClass's value for
   particles without a track.
-* **Angles.** ``deta = cand eta - jet eta``; ``dphi`` is ``cand phi - jet phi``
+* **Angles.** ``deta = sign(jet eta) * (cand eta - jet eta)``, JetClass's
+  convention (flipped for backward jets); ``dphi`` is ``cand phi - jet phi``
   wrapped to (-pi, pi].
 * **Jet ID.** NanoAOD's ``FatJet_jetId`` bitmask: bit 1 loose (always unset from
   2017 on), bit 2 tight, bit 3 tight-lepton-veto. ``"tight"`` requires bit 2,
@@ -314,7 +315,8 @@ def _constituents(cands: Any, jet_p4: Any, fmt: str) -> Any:
         "py": _f32(p4.py),
         "pz": _f32(p4.pz),
         "energy": _f32(p4.E),
-        "deta": _f32(p4.deltaeta(jet_p4)),
+        # JetClass's sign convention: flipped for backward jets.
+        "deta": _f32(ak.where(jet_p4.eta > 0, 1.0, -1.0) * p4.deltaeta(jet_p4)),
         # vector wraps to [-pi, pi); the negated reverse difference lies in (-pi, pi]
         "dphi": _f32(-jet_p4.deltaphi(p4)),
     }
