@@ -17,6 +17,12 @@ import vector
 from jetscale.histograms.tagger import fill_tagger_histograms, tagger_histograms
 from jetscale.schema import UNLABELLED
 
+# One OpenMP/torch thread per test process (and the processes it starts): the suite
+# runs on shared 2-core machines, where torch's default of one thread per core
+# oversubscribes the CPUs with everything else running and a 2-second test can take
+# minutes. No test measures multi-threaded speed; benchmarks set their own threads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 SHARED_NANOAOD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nanoaod"
 FLAGS = ("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")
 

@@ -36,7 +36,7 @@ NEEDS_JETCLASS_FILES = {"features_from_files.py", "jetclass_processors.py"}
 #: Something each example must print: its result, not only its exit status.
 EXPECTED_OUTPUT = {
     "coffea_processor.py": "# Sum: 21.0",  # 21 jets above 300 GeV with candidates in pfnano.root
-    "detector_card.py": "cards: atlas_like, cms, coarse",
+    "detector_card.py": "cards: atlas_like, cms, cms_parametric, coarse\ncms: 3.8 T field, tracker radius 1290.0 mm\npT =   1.0 GeV: tracking efficiency 0.70, sigma(d0) = 0.0753 mm",
     "feature_registry.py": "full21: 21 features",
     "features_from_files.py": "500 jets",
     "jetclass_processors.py": "jets: {'sample': 500}",
