@@ -191,13 +191,18 @@ def test_processor_pickles_without_a_session(processor_instance: JetClassTaggerP
     assert len(pickle.dumps(processor_instance)) < 2_000_000  # the model travels, nothing else
 
 
-def rewrite(source: str, target: Path, **replace: Any) -> str:
-    """A copy of the JetClass file ``source`` with some branches replaced (uproot writes it)."""
+def rewrite(source: str, target: Path, drop: tuple[str, ...] = (), **replace: Any) -> str:
+    """A copy of the JetClass file ``source`` without the branches ``drop`` and with some
+    replaced (uproot writes it)."""
     arrays = uproot.open(source)["tree"].arrays(library="ak")
     fields: dict[str, Any] = {
-        k: arrays[k] for k in arrays.fields if k != "npart" and not k.startswith("part_")
+        k: arrays[k]
+        for k in arrays.fields
+        if k != "npart" and not k.startswith("part_") and k not in drop
     }
-    fields["part"] = ak.zip({f: arrays[f"part_{f}"] for f in schema.CONSTITUENT_FIELDS})
+    fields["part"] = ak.zip(
+        {f: arrays[f"part_{f}"] for f in schema.CONSTITUENT_FIELDS if f"part_{f}" not in drop}
+    )
     fields.update(replace)
     with uproot.recreate(target) as file:
         file.mktree(
@@ -247,24 +252,6 @@ def test_mistyped_and_mislabelled_files_are_refused_never_tagged(
     assert_same_histograms(out, clean, ("score", "discriminant", "jet_pt"))
 
 
-def drop_branch(source: str, target: Path, branch: str) -> str:
-    """A copy of the JetClass file ``source`` without ``branch`` (uproot writes it)."""
-    arrays = uproot.open(source)["tree"].arrays(library="ak")
-    fields: dict[str, Any] = {
-        k: arrays[k]
-        for k in arrays.fields
-        if k != "npart" and not k.startswith("part_") and k != branch
-    }
-    fields["part"] = ak.zip(
-        {f: arrays[f"part_{f}"] for f in schema.CONSTITUENT_FIELDS if f"part_{f}" != branch}
-    )
-    with uproot.recreate(target) as file:
-        file.mktree(
-            "tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in fields.items()}
-        ).extend(fields)
-    return str(target)
-
-
 @pytest.mark.parametrize("executor", ["iterative", "futures"])
 def test_any_file_failing_a_check_is_skipped_with_its_reason(
     samples: dict, processor_instance: JetClassTaggerProcessor, tmp_path: Path, executor: str
@@ -276,7 +263,7 @@ def test_any_file_failing_a_check_is_skipped_with_its_reason(
     listed with its reason; the good files' histograms are those of a run without them.
     """
     jet_pt = uproot.open(samples["path_a"])["tree"]["jet_pt"].array(library="np")
-    no_pid = drop_branch(samples["path_a"], tmp_path / "no_pid.root", "part_isElectron")
+    no_pid = rewrite(samples["path_a"], tmp_path / "no_pid.root", drop=("part_isElectron",))
     jagged = rewrite(
         samples["path_a"], tmp_path / "jagged_pt.root", jet_pt=ak.Array([[x, x] for x in jet_pt])
     )
