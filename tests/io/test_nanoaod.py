@@ -130,7 +130,9 @@ def reference_constituents(raw: dict[str, Any], fmt: str) -> list[list[dict[str,
                 columns["py"].append(py)
                 columns["pz"].append(pz)
                 columns["energy"].append(math.sqrt(px**2 + py**2 + pz**2 + mass**2))
-                columns["deta"].append(eta - jet_eta)
+                columns["deta"].append(
+                    (eta - jet_eta) * (1.0 if jet_eta > 0 else -1.0)
+                )  # JetClass sign
                 dphi = phi - jet_phi
                 columns["dphi"].append(math.atan2(math.sin(dphi), math.cos(dphi)))
                 charge = PDG_CHARGE.get(pdg, 0)

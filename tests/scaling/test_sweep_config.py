@@ -32,7 +32,7 @@ def test_the_shipped_sweeps_parse(name: str) -> None:
         ({"detectr": "atlas_like"}, "data.generate has unknown key(s) 'detectr'; known: classes"),
         (
             {"detector": "atlass"},
-            "data.generate.detector must be a detector card name (atlas_like, cms, coarse), got 'atlass'",
+            "data.generate.detector must be a detector card name (atlas_like, cms, cms_parametric, coarse), got 'atlass'",
         ),
         (
             {"train_jets_per_class": "3000"},
