@@ -115,6 +115,15 @@ def test_malformed_card_names_file_and_key(tmp_path, old, new, message):
             r"\[tracking\.charged_hadron\]: table 'tracking\.charged_hadron'",
         ),
         ("[track_smearing.dz]", "[track_smearing.dzz]", r"missing key 'track_smearing\.dz'"),
+        # NaN thresholds would silently turn every comparison false
+        ("energy_min = 0.5 ", "energy_min = nan ", r"\[ecal\]: energy_min must be a finite number"),
+        ("bz = 3.8", 'bz = "3.8"', r"\[propagator\]: bz must be a finite number"),
+        (
+            "310 = 0.3 ",
+            "310 = 1.3 ",
+            r"energy_fraction\.310 must be a finite number in \[0\.0, 1\.0\]",
+        ),
+        ("neutral_pid = 22", "neutral_pid = 5", r"neutral_pid must be 22 \(photons\) or 0"),
     ],
 )
 def test_malformed_delphes_card_names_file_and_key(tmp_path, old, new, message):

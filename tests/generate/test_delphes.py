@@ -182,3 +182,37 @@ def test_particles_born_outside_the_tracker_volume_are_gone(cms: DelphesCard) ->
     assert len(apply_detector(outside, cms, np.random.default_rng(1))) == 0
     neutrinos = one_per_event(100, 14, 0.0, 20.0, 0.1)
     assert len(apply_detector(neutrinos, cms, np.random.default_rng(1))) == 0
+
+
+def test_neutral_flags_follow_the_cards_neutral_pid(cms: DelphesCard) -> None:
+    import dataclasses
+
+    gen = one_per_event(200, 22, 0.0, 50.0, 0.3)
+    swapped = dataclasses.replace(cms, ecal=dataclasses.replace(cms.ecal, neutral_pid=0))
+    reco = apply_detector(gen, swapped, np.random.default_rng(3))
+    assert len(reco) == 200 and (reco.isNeutralHadron == 1).all() and (reco.isPhoton == 0).all()
+
+
+def test_a_track_outside_every_ecal_tower_is_not_passed_to_the_hcal(cms: DelphesCard) -> None:
+    """Delphes' HCal sees only the ECal's output tracks. With an ECal covering the barrel
+    only and an HCal without smearing, a tracked proton at eta 2 is gone as a track and
+    its HCal tower (its own deposit, no track energy) yields one neutral hadron of
+    exactly its energy; passing the track on would have taken its mass off."""
+    import dataclasses
+
+    from jetscale.generate.calorimeter import Resolution, Segmentation
+
+    barrel = Segmentation.from_blocks([{"eta_edges": [-1.5, 0.0, 1.5], "phi_bins": 36}])
+    card = dataclasses.replace(
+        cms,
+        ecal=dataclasses.replace(cms.ecal, segmentation=barrel),
+        hcal=dataclasses.replace(cms.hcal, resolution=Resolution(())),
+    )
+    n, pt, eta, mass = 500, 20.0, 2.0, 0.93827
+    reco = apply_detector(
+        one_per_event(n, 2212, 1.0, pt, eta, mass=mass), card, np.random.default_rng(9)
+    )
+    assert (reco.isChargedHadron == 0).all()
+    assert len(reco) == n and (reco.isNeutralHadron == 1).all()
+    true_energy = math.sqrt((pt * math.cosh(eta)) ** 2 + mass**2)
+    np.testing.assert_allclose(reco.energy, true_energy, rtol=1e-12)

@@ -7,6 +7,7 @@ line, and the lines of a previous run when starting over.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -123,6 +124,18 @@ def test_starting_over_drops_the_previous_run(
     train(config(data_file, tmp_path))
     assert lines(tmp_path / "metrics.jsonl") == uninterrupted
     assert load_checkpoint(tmp_path / "last.pt")["step"] == STEPS[-1]
+
+
+def test_starting_over_with_another_configuration_is_allowed(
+    tmp_path: Path, data_file: Path
+) -> None:
+    """resume=False means start over: the previous run's configuration once refused it."""
+    train(config(data_file, tmp_path))
+    changed = dataclasses.replace(config(data_file, tmp_path), lr=5e-4)
+    final = train(changed, resume=False)
+    assert json.loads((tmp_path / "config.json").read_text())["lr"] == 5e-4
+    assert final["step"] == STEPS[-1]
+    assert [line["step"] for line in lines(tmp_path / "metrics.jsonl")] == STEPS
 
 
 def test_a_finished_run_with_a_torn_line_reports_its_last_evaluation(

@@ -46,6 +46,7 @@ Departures from Delphes, all deliberate:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,26 @@ import numpy as np
 #: Energy fractions at or below this count as zero (Delphes' ``1.0E-9``).
 FRACTION_EPSILON = 1e-9
 _MAX_KEY = 2**62
+
+
+def card_number(
+    value: Any, where: str, minimum: float = -math.inf, maximum: float = math.inf
+) -> float:
+    """``value`` as a float if it is a finite number in [minimum, maximum]; else ValueError.
+
+    A card's value must be a number as written (not a string, not a boolean): NaN
+    thresholds would make every comparison false and silently change the response.
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not minimum <= value <= maximum:
+        bounds = (
+            f" in [{minimum}, {maximum}]"
+            if math.isfinite(maximum)
+            else (f" >= {minimum}" if math.isfinite(minimum) else "")
+        )
+        msg = f"{where} must be a finite number{bounds}, found {value!r}"
+        raise ValueError(msg)
+    return float(value)
 
 
 #: Narrowest tower row accepted (in eta): closer edges mean overlapping blocks.
@@ -340,8 +361,9 @@ class EnergyFractions:
             if not str(key).isdigit() or int(key) == 0:
                 msg = f"{where}: key {key!r} is not a positive |PDG id| (use 'default')"
                 raise ValueError(msg)
-            pairs.append((int(key), float(value)))
-        return cls(float(table["default"]), tuple(sorted(pairs)))
+            pairs.append((int(key), card_number(value, f"{where}.{key}", 0.0, 1.0)))
+        default = card_number(table["default"], f"{where}.default", 0.0, 1.0)
+        return cls(default, tuple(sorted(pairs)))
 
     def __call__(self, abs_pid: np.ndarray) -> np.ndarray:
         """Fraction for each |PDG id| (any sign is dropped first)."""
@@ -408,7 +430,18 @@ class Resolution:
                 missing, unknown = sorted(names - set(table)), sorted(set(table) - names)
                 msg = f"resolution region {i}: missing {missing}, unknown {unknown}"
                 raise ValueError(msg)
-            regions.append(ResolutionRegion(**{k: float(table[k]) for k in names}))
+            regions.append(
+                ResolutionRegion(
+                    **{
+                        k: card_number(
+                            table[k],
+                            f"resolution region {i}: {k}",
+                            0.0 if k != "eta0" else -math.inf,
+                        )
+                        for k in names
+                    }
+                )
+            )
         return cls(tuple(regions))
 
     def __call__(self, eta: np.ndarray, energy: np.ndarray) -> np.ndarray:
@@ -475,14 +508,27 @@ class CalorimeterSpec:
                 segmentation=Segmentation.from_blocks(table["segmentation"]),
                 energy_fraction=EnergyFractions.from_config(table["energy_fraction"]),
                 resolution=Resolution.from_config(table["resolution"]),
-                energy_min=float(table["energy_min"]),
-                energy_significance_min=float(table["energy_significance_min"]),
+                energy_min=card_number(table["energy_min"], "energy_min", 0.0),
+                energy_significance_min=card_number(
+                    table["energy_significance_min"], "energy_significance_min", 0.0
+                ),
                 smear_tower_center=table["smear_tower_center"],
-                neutral_pid=int(table["neutral_pid"]),
+                neutral_pid=_neutral_pid(table["neutral_pid"]),
             )
         except ValueError as error:
             msg = f"[{name}]: {error}"
             raise ValueError(msg) from error
+
+
+#: PDG ids a calorimeter's neutral outputs may carry, and the flag each one sets.
+NEUTRAL_FLAGS = {22: "isPhoton", 0: "isNeutralHadron"}
+
+
+def _neutral_pid(value: Any) -> int:
+    if isinstance(value, bool) or value not in NEUTRAL_FLAGS:
+        msg = f"neutral_pid must be 22 (photons) or 0 (neutral hadrons), found {value!r}"
+        raise ValueError(msg)
+    return int(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -516,6 +562,7 @@ class CalorimeterOutput:
     """
 
     track_scale: np.ndarray  # (n_tracks,)
+    track_inside: np.ndarray  # (n_tracks,) bool: in a tower (Delphes passes only these on)
     n_tracks_outside: int  # tracks outside every tower (scale 0)
     neutral_event: np.ndarray  # (M,) int64
     neutral_energy: np.ndarray  # (M,) GeV
@@ -623,6 +670,7 @@ def simulate(
 
     return CalorimeterOutput(
         track_scale=track_scale,
+        track_inside=t_in,
         n_tracks_outside=int(np.count_nonzero(~t_in)),
         neutral_event=tower_event[emit],
         neutral_energy=neutral[emit],

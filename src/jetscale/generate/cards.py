@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jetscale.generate.calorimeter import CalorimeterSpec
+from jetscale.generate.calorimeter import CalorimeterSpec, card_number
 from jetscale.generate.tracker import (
     BinnedTable,
     ImpactParameterTables,
@@ -208,7 +208,12 @@ def _delphes_card(data: dict[str, Any], source: str) -> DelphesCard:
 
     propagator = data["propagator"]
     _check_keys(propagator, {"radius", "half_length", "bz"}, source, "propagator.")
-    solenoid = build("propagator", lambda: Solenoid(**{k: float(v) for k, v in propagator.items()}))
+    solenoid = build(
+        "propagator",
+        lambda: Solenoid(
+            **{k: card_number(v, k, 0.0 if k != "bz" else -math.inf) for k, v in propagator.items()}
+        ),
+    )
     _check_keys(data["tracking"], set(TRACK_SPECIES), source, "tracking.")
     tracking = {
         species: build(

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jetscale.generate.calorimeter import CaloInput, CalorimeterOutput, simulate
+from jetscale.generate.calorimeter import NEUTRAL_FLAGS, CaloInput, CalorimeterOutput, simulate
 from jetscale.generate.cards import DelphesCard
 from jetscale.generate.particles import GenParticles, RecoParticles
 from jetscale.generate.tracker import propagate, smear_impact_parameters, tracking_efficiency
@@ -100,7 +100,7 @@ def apply_delphes(gen: GenParticles, card: DelphesCard, rng: np.random.Generator
     mass2 = np.maximum(gen.energy**2 - p2, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         eta_momentum = np.arcsinh(np.where(pt > 0, gen.pz / np.where(pt > 0, pt, 1.0), 0.0))
-    ip = smear_impact_parameters(
+    ip_all = smear_impact_parameters(
         at_calo.d0[track],
         at_calo.dz[track],
         pt[track],
@@ -119,23 +119,23 @@ def apply_delphes(gen: GenParticles, card: DelphesCard, rng: np.random.Generator
         abs_id[deposits],
     )
 
-    def tracks_with(scale: np.ndarray) -> CaloInput:
+    def tracks_with(rows: np.ndarray, scale: np.ndarray) -> CaloInput:
         # Delphes rescales pT at fixed eta, phi and mass: |p| scales, E follows.
-        energy = np.sqrt(p2[track] * scale**2 + mass2[track])
+        energy = np.sqrt(p2[rows] * scale**2 + mass2[rows])
         return CaloInput(
-            gen.event[track],
-            energy,
-            at_calo.eta_calo[track],
-            at_calo.phi_calo[track],
-            abs_id[track],
+            gen.event[rows], energy, at_calo.eta_calo[rows], at_calo.phi_calo[rows], abs_id[rows]
         )
 
-    ecal = simulate(card.ecal, particles, tracks_with(np.ones(len(track))), rng)
-    hcal = simulate(card.hcal, particles, tracks_with(ecal.track_scale), rng)
-    scale = ecal.track_scale * hcal.track_scale
+    ecal = simulate(card.ecal, particles, tracks_with(track, np.ones(len(track))), rng)
+    # Only tracks inside an ECal tower are in its output (Delphes' ECal/eflowTracks);
+    # a track the ECal zeroed at threshold goes on with E = m, as in Delphes.
+    passed = np.flatnonzero(ecal.track_inside)
+    hcal = simulate(card.hcal, particles, tracks_with(track[passed], ecal.track_scale[passed]), rng)
+    scale = ecal.track_scale[passed] * hcal.track_scale
     kept = scale > 0  # a track of a tower below threshold has pT 0: JetClass drops it
 
-    t = track[kept]
+    ip_rows = passed[kept]  # rows of the surviving tracks among all tracked particles
+    t = track[ip_rows]
     s = scale[kept]
     photons, hadrons = _neutrals(ecal), _neutrals(hcal)
     n_tracks = len(t)
@@ -153,8 +153,9 @@ def apply_delphes(gen: GenParticles, card: DelphesCard, rng: np.random.Generator
         "isPhoton": np.zeros(n_tracks, dtype=bool),
         "isNeutralHadron": np.zeros(n_tracks, dtype=bool),
     }
-    flag_photon = {"isPhoton": np.ones(len(photons[0]), dtype=bool)}
-    flag_hadron = {"isNeutralHadron": np.ones(len(hadrons[0]), dtype=bool)}
+    # The flag of each calorimeter's neutrals follows its card's neutral_pid.
+    flag_photon = {NEUTRAL_FLAGS[card.ecal.neutral_pid]: np.ones(len(photons[0]), dtype=bool)}
+    flag_hadron = {NEUTRAL_FLAGS[card.hcal.neutral_pid]: np.ones(len(hadrons[0]), dtype=bool)}
     flags = {
         name: joined(
             values,
@@ -171,10 +172,10 @@ def apply_delphes(gen: GenParticles, card: DelphesCard, rng: np.random.Generator
         pz=joined(gen.pz[t] * s, photons[3], hadrons[3]),
         energy=joined(energy_track, photons[4], hadrons[4]),
         charge=joined(gen.charge[t], *zeros),
-        d0val=joined(ip.d0val[kept], *zeros),
-        d0err=joined(ip.d0err[kept], *zeros),
-        dzval=joined(ip.dzval[kept], *zeros),
-        dzerr=joined(ip.dzerr[kept], *zeros),
+        d0val=joined(ip_all.d0val[ip_rows], *zeros),
+        d0err=joined(ip_all.d0err[ip_rows], *zeros),
+        dzval=joined(ip_all.dzval[ip_rows], *zeros),
+        dzerr=joined(ip_all.dzerr[ip_rows], *zeros),
         **flags,
     )
 

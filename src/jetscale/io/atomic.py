@@ -253,4 +253,4 @@ def output_set(
     leftover = sorted(f for f, stat in _snapshot(out, names).items() if before.get(f) == stat)
     if leftover:  # e.g. plots of a dataset this run no longer has
         log.warning("%s: not rewritten by this run, left from an earlier one: %s", out, leftover)
-    marker.unlink()
+    marker.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from jetscale.io.atomic import output_set, write_json, write_text
+from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
 from jetscale.scaling import compare
 from jetscale.scaling.data_fit import fit_data_law
@@ -189,7 +190,11 @@ def _fit_table(
     out_dir = Path(out)
     names = ("fit.json", "comparison.md", *(("plots/",) if plots else ()))
     # Written as a set: an INCOMPLETE marker stays if any output fails (io.atomic.output_set).
-    with output_set(out_dir, names, f"jetscale fit {table}"):
+    # One writer per directory (io.lock), then the outputs as a set.
+    with (
+        DirectoryLock(out_dir, "jetscale fit"),
+        output_set(out_dir, names, f"jetscale fit {table}"),
+    ):
         # fit.json first: whatever fails later (a plot, a full disk), the numbers are kept.
         write_json(out_dir / "fit.json", result)
         write_text(out_dir / "comparison.md", compare.markdown(comparison))

@@ -54,7 +54,19 @@ class TagConfig:
 
 
 def run_tag_job(config: TagConfig) -> dict[str, Any]:
-    """Tag ``config.files``; write ``tagger.coffea``, ``histograms.root``, ``plots/``, ``summary.json``."""
+    """Tag ``config.files``; write ``tagger.coffea``, ``histograms.root``, ``plots/``, ``summary.json``.
+
+    The output directory is held for this run (one writer per directory): a second
+    ``jetscale tag`` on it is refused before it tags anything, instead of the two
+    interleaving their outputs and their ``INCOMPLETE`` markers.
+    """
+    from jetscale.io.lock import DirectoryLock
+
+    with DirectoryLock(config.out, "jetscale tag"):
+        return _run_tag_job(config)
+
+
+def _run_tag_job(config: TagConfig) -> dict[str, Any]:
     from jetscale.runner import fileset_from_paths, run_fileset
 
     paths = [str(p) for p in expand_paths(config.files)]

@@ -122,6 +122,8 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
     device = ddp.device(select_device(config.device))
     if ddp.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        if not resume:  # starting over: the previous run's config cannot object
+            _forget_previous_run(out)
         _check_or_write_config(out, config)
     ddp.barrier()
     torch.manual_seed(config.seed)
@@ -157,8 +159,6 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
         torch.set_rng_state(checkpoint["rng_state"])
         state = {k: checkpoint[k] for k in state}
         log.info("resumed %s at step %d", out, state["step"])
-    elif ddp.is_main and not resume:
-        _forget_previous_run(out)
     if ddp.is_main:  # on every start: metrics.jsonl describes exactly the state started from
         reconcile_metrics(out / METRICS_NAME, state["step"])
     ddp.barrier()
