@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -22,152 +23,12 @@ from jetscale.generate.calorimeter import (
 )
 
 PI = math.pi
-JETCLASS_TOML = """\
-# JetClass calorimeters (jet-universe/jetclass_generation delphes_card.tcl, Delphes 3.5
-# SimpleCalorimeter), in the form of jetscale.generate.calorimeter.CalorimeterSpec.from_config.
-# Energies in GeV. A segmentation block's eta edges carry `phi_bins` equal phi bins over
-# [-pi, pi]; a tower row (edge[k-1], edge[k]] uses the phi bins of its upper edge.
-# eta_grid = {offset, step, first, last} means offset + i*step for i = first..last,
-# the card's own Tcl loops, so the edges are the same doubles as in Delphes.
-# Resolution: sigma(E) = (f0 + f2*(|eta| - eta0)^2) * sqrt((c*E)^2 + s^2*E + n^2) for
-# abs_eta_min < |eta| <= abs_eta_max (|eta| = tower-centre eta), 0 outside every region.
-
-[ecal]
-energy_min = 0.5                # EnergyMin
-energy_significance_min = 2.0   # EnergySignificanceMin
-smear_tower_center = true       # neutral direction uniform inside the tower
-neutral_pid = 22                # ECal neutrals are photons
-
-[[ecal.segmentation]]           # barrel: i*0.0174, i = -85..86 (-1.479 .. 1.4964), 1 degree
-eta_grid = { offset = 0.0, step = 0.0174, first = -85, last = 86 }
-phi_bins = 360
-
-[[ecal.segmentation]]           # endcap -: -2.958 + i*0.0174, i = 1..84 (-2.9406 .. -1.4964), 1 degree
-eta_grid = { offset = -2.958, step = 0.0174, first = 1, last = 84 }
-phi_bins = 360
-
-[[ecal.segmentation]]           # endcap +: 1.4964 + i*0.0174, i = 1..84 (1.5138 .. 2.958), 1 degree
-eta_grid = { offset = 1.4964, step = 0.0174, first = 1, last = 84 }
-phi_bins = 360
-
-[[ecal.segmentation]]           # HF, 10 degrees
-eta_edges = [-5.0, -4.7, -4.525, -4.35, -4.175, -4.0, -3.825, -3.65, -3.475, -3.3, -3.125, -2.958,
-             3.125, 3.3, 3.475, 3.65, 3.825, 4.0, 4.175, 4.35, 4.525, 4.7, 5.0]
-phi_bins = 36
-
-[ecal.energy_fraction]          # share of E deposited in the ECal, by |PDG id|
-default = 0.0                   # hadrons deposit nothing in the ECal
-11 = 1.0
-22 = 1.0
-111 = 1.0
-12 = 0.0
-13 = 0.0
-14 = 0.0
-16 = 0.0
-1000022 = 0.0
-1000023 = 0.0
-1000025 = 0.0
-1000035 = 0.0
-1000045 = 0.0
-310 = 0.3                       # K0S
-3122 = 0.3                      # Lambda
-
-[[ecal.resolution]]             # barrel: (1 + 0.64 eta^2) * sqrt((0.008 E)^2 + 0.11^2 E + 0.40^2)
-abs_eta_min = 0.0
-abs_eta_max = 1.5
-f0 = 1.0
-f2 = 0.64
-eta0 = 0.0
-c = 0.008
-s = 0.11
-n = 0.40
-
-[[ecal.resolution]]             # endcap: (2.16 + 5.6 (|eta| - 2)^2) * same
-abs_eta_min = 1.5
-abs_eta_max = 2.5
-f0 = 2.16
-f2 = 5.6
-eta0 = 2.0
-c = 0.008
-s = 0.11
-n = 0.40
-
-[[ecal.resolution]]             # forward: sqrt((0.107 E)^2 + 2.08^2 E)
-abs_eta_min = 2.5
-abs_eta_max = 5.0
-f0 = 1.0
-f2 = 0.0
-eta0 = 0.0
-c = 0.107
-s = 2.08
-n = 0.0
-
-[hcal]
-energy_min = 1.0
-energy_significance_min = 1.0   # (standard Delphes CMS card: 2.0)
-smear_tower_center = true
-neutral_pid = 0                 # HCal neutrals are neutral hadrons (JetClass isNeutralHadron: PID 0)
-
-[[hcal.segmentation]]           # 5 degrees
-eta_edges = [-1.566, -1.479, -1.392, -1.305, -1.218, -1.131, -1.044, -0.957, -0.87, -0.783, -0.696,
-             -0.609, -0.522, -0.435, -0.348, -0.261, -0.174, -0.087, 0.0, 0.087, 0.174, 0.261,
-             0.348, 0.435, 0.522, 0.609, 0.696, 0.783, 0.87, 0.957, 1.044, 1.131, 1.218, 1.305,
-             1.392, 1.479, 1.566, 1.653]
-phi_bins = 72
-
-[[hcal.segmentation]]           # 10 degrees
-eta_edges = [-4.35, -4.175, -4.0, -3.825, -3.65, -3.475, -3.3, -3.125, -2.95, -2.868, -2.65, -2.5,
-             -2.322, -2.172, -2.043, -1.93, -1.83, -1.74, -1.653,
-             1.74, 1.83, 1.93, 2.043, 2.172, 2.322, 2.5, 2.65, 2.868, 2.95, 3.125, 3.3, 3.475,
-             3.65, 3.825, 4.0, 4.175, 4.35, 4.525]
-phi_bins = 36
-
-[[hcal.segmentation]]           # 20 degrees
-eta_edges = [-5.0, -4.7, -4.525, 4.7, 5.0]
-phi_bins = 18
-
-[hcal.energy_fraction]          # share of E deposited in the HCal, by |PDG id|
-default = 1.0                   # all hadrons (charged, K0L, n, ...)
-11 = 0.0
-22 = 0.0
-111 = 0.0
-12 = 0.0
-13 = 0.0
-14 = 0.0
-16 = 0.0
-1000022 = 0.0
-1000023 = 0.0
-1000025 = 0.0
-1000035 = 0.0
-1000045 = 0.0
-310 = 0.7                       # K0S
-3122 = 0.7                      # Lambda
-
-[[hcal.resolution]]             # sqrt((0.050 E)^2 + 1.50^2 E)
-abs_eta_min = 0.0
-abs_eta_max = 3.0
-f0 = 1.0
-f2 = 0.0
-eta0 = 0.0
-c = 0.050
-s = 1.50
-n = 0.0
-
-[[hcal.resolution]]             # sqrt((0.130 E)^2 + 2.70^2 E)
-abs_eta_min = 3.0
-abs_eta_max = 5.0
-f0 = 1.0
-f2 = 0.0
-eta0 = 0.0
-c = 0.130
-s = 2.70
-n = 0.0
-"""
 
 
 @pytest.fixture(scope="module")
 def card():
-    return tomllib.loads(JETCLASS_TOML)
+    # The shipped cms card holds the JetClass calorimeters (one home for the numbers).
+    return tomllib.loads((resources.files("jetscale.generate") / "cards" / "cms.toml").read_text())
 
 
 @pytest.fixture(scope="module")
