@@ -191,11 +191,12 @@ def test_tag_command_on_jetclass_and_nanoaod_files(
     assert main(["tag", str(nanoaod_dir / "nano_dy.root"), "--out", str(tmp_path / "dy")]) == 2
     error = capsys.readouterr().err
     assert "nano_dy.root" in error and "PFCand" in error
-    assert not (tmp_path / "dy" / "tagger.coffea").exists()
+    assert not (tmp_path / "dy").exists()  # refused before the output directory is made
     # A model the files cannot feed: refused before any file is processed.
     v15 = str(nanoaod_dir / "nano_tt_v15.root")
     assert main(["tag", v15, "--model", "full21", "--out", str(tmp_path / "v15")]) == 2
     assert "d0val (for part_d0)" in capsys.readouterr().err
+    assert not (tmp_path / "v15").exists()
 
 
 def test_train_names_a_file_with_a_renamed_tree(

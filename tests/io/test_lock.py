@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,17 +88,19 @@ def test_two_train_commands_on_one_run_directory(tmp_path: Path) -> None:
 
 
 def test_tag_on_a_held_directory_is_refused_before_it_tags(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_jets: Any
 ) -> None:
     """Two `jetscale tag` runs into one directory once interleaved their outputs and
     deleted each other's INCOMPLETE marker; the second is now refused at once (`fit`
     takes the same lock around its outputs)."""
     from jetscale.cli import main
+    from jetscale.io import write_jetclass
 
+    sample = write_jetclass(tmp_path / "sample.root", make_jets(20, seed=1))
     out = tmp_path / "out"
     holder = hold_in_another_process(out)
     try:
-        assert main(["tag", str(tmp_path / "x.root"), "--out", str(out)]) == 2
+        assert main(["tag", str(sample), "--out", str(out)]) == 2
         assert f"{out}: in use by holder for the test" in capsys.readouterr().err
         assert sorted(p.name for p in out.iterdir()) == [".jetscale.lock"]
     finally:

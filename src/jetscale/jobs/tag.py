@@ -56,17 +56,12 @@ class TagConfig:
 def run_tag_job(config: TagConfig) -> dict[str, Any]:
     """Tag ``config.files``; write ``tagger.coffea``, ``histograms.root``, ``plots/``, ``summary.json``.
 
-    The output directory is held for this run (one writer per directory): a second
-    ``jetscale tag`` on it is refused before it tags anything, instead of the two
-    interleaving their outputs and their ``INCOMPLETE`` markers.
+    Inputs and model are checked first, without writing anything (a refused input
+    leaves no output directory). Then the output directory is held for the run (one
+    writer per directory): a second ``jetscale tag`` on it is refused before it tags
+    anything, instead of the two interleaving their outputs and ``INCOMPLETE`` markers.
     """
     from jetscale.io.lock import DirectoryLock
-
-    with DirectoryLock(config.out, "jetscale tag"):
-        return _run_tag_job(config)
-
-
-def _run_tag_job(config: TagConfig) -> dict[str, Any]:
     from jetscale.runner import fileset_from_paths, run_fileset
 
     paths = [str(p) for p in expand_paths(config.files)]
@@ -75,19 +70,20 @@ def _run_tag_job(config: TagConfig) -> dict[str, Any]:
     # every core. Futures and dask run one single-threaded worker per core.
     threads = (os.cpu_count() or 1) if config.executor == "iterative" else 1
     fmt, processor, schema, treename, model = _processor(config, paths, threads)
-    out = run_fileset(
-        fileset,
-        processor,
-        treename=treename,
-        schema=schema,
-        executor=config.executor,
-        workers=config.workers,
-        chunksize=config.chunksize,
-        scheduler=config.scheduler,
-        status=config.status,
-    )
-    out["job"] = {"format": fmt, "model": model, "executor": config.executor, "files": paths}
-    written = write_outputs(out, config.out, experiment=config.experiment, label=config.label)
+    with DirectoryLock(config.out, "jetscale tag"):
+        out = run_fileset(
+            fileset,
+            processor,
+            treename=treename,
+            schema=schema,
+            executor=config.executor,
+            workers=config.workers,
+            chunksize=config.chunksize,
+            scheduler=config.scheduler,
+            status=config.status,
+        )
+        out["job"] = {"format": fmt, "model": model, "executor": config.executor, "files": paths}
+        written = write_outputs(out, config.out, experiment=config.experiment, label=config.label)
     return {"format": fmt, "model": model, "outputs": written, "accumulator": out}
 
 
