@@ -37,8 +37,9 @@ BASE = {
 }
 
 
-def sweep(train: str, val: str, **studies: Any) -> dict[str, Any]:
-    return {"name": "t", "data": {"train": [train], "val": [val]}, "base": BASE, "studies": studies}
+def sweep(train: str | list[str], val: str, **studies: Any) -> dict[str, Any]:
+    files = [train] if isinstance(train, str) else train
+    return {"name": "t", "data": {"train": files, "val": [val]}, "base": BASE, "studies": studies}
 
 
 def test_expansion_counts_ids_and_isoflop_jets() -> None:
@@ -189,10 +190,15 @@ def test_scan_survives_a_killed_worker_and_restarts_only_that_point(
 ) -> None:
     import yaml
 
-    train = write_jetclass(tmp_path / "train.root", make_jets(400, seed=5, mean_particles=12))
+    # Per-class training files, as JetClass ships them: the scan uses them as they are.
+    train = []
+    for label, name in enumerate(("QCD", "Hbb")):
+        jets = make_jets(200, seed=5 + label, mean_particles=12)
+        jets = ak.with_field(jets, np.full(200, label, dtype=np.int32), "label")
+        train.append(str(write_jetclass(tmp_path / f"{name}.root", jets)))
     val = write_jetclass(tmp_path / "val.root", make_jets(100, seed=6, mean_particles=12))
     raw = sweep(
-        str(train),
+        train,
         str(val),
         main={"grid": {"d_model": [8, 16], "n_layers": [1], "max_jets": [150]}},
         rep={"points": [{"d_model": 8, "n_layers": 1, "max_jets": 100, "epochs": 3}]},
@@ -237,11 +243,12 @@ def test_scan_survives_a_killed_worker_and_restarts_only_that_point(
     assert len(rows) == 3 and json.loads((out / "failed.json").read_text()) == {}
 
     # The table's accounting, checked independently of the training loop.
-    merged = read_jets(out / "data" / "train.root")
-    assert sorted(ak.to_numpy(merged.pt).tolist()) == sorted(
-        ak.to_numpy(read_jets(train).pt).tolist()
-    )
-    counts = np.minimum(ak.to_numpy(ak.num(merged.constituents)), 16)
+    # Nothing was merged; training read the two files side by side, alternating.
+    assert not (out / "data").exists()
+    stream = ak.concatenate([read_jets(train[0]), read_jets(train[1])])[
+        np.ravel(np.stack([np.arange(200), 200 + np.arange(200)], axis=1))
+    ]
+    counts = np.minimum(ak.to_numpy(ak.num(stream.constituents)), 16)
     for row in rows.values():
         settings = {**BASE, "d_model": int(row["d_model"]), "n_layers": int(row["n_layers"])}
         model = build_model(_model_config(settings))
@@ -271,7 +278,7 @@ def test_scan_survives_a_killed_worker_and_restarts_only_that_point(
     assert sorted(table["point"]) == sorted(rows)
 
     # new jets under the same file name: the finished points must not be reused
-    write_jetclass(train, make_jets(300, seed=9, mean_particles=12))
+    write_jetclass(train[1], make_jets(300, seed=9, mean_particles=12))
     other = subprocess.run(_scan(config, out), capture_output=True, text=True, timeout=300)
     assert other.returncode == 2 and "trained on other data" in other.stderr
 

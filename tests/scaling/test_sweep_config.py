@@ -65,8 +65,8 @@ def test_bad_data_paths_and_shuffle_are_named() -> None:
     raw["data"] = {"train": ["a.root", 3]}
     with pytest.raises(SweepConfigError, match=r"data.train must be a path or a list of paths"):
         SweepConfig.from_dict(copy.deepcopy(raw), "s.yaml")
-    raw["data"] = {"train": "a.root", "shuffle": "yes"}
-    with pytest.raises(SweepConfigError, match=r"data.shuffle must be true or false, got 'yes'"):
+    raw["data"] = {"train": "a.root", "shuffle": True}
+    with pytest.raises(SweepConfigError, match=r"s.yaml: data.shuffle is no longer a setting"):
         SweepConfig.from_dict(raw, "s.yaml")
 
 

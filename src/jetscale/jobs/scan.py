@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from jetscale._optional import require
+from jetscale.dask_client import dask_client as _client
 from jetscale.io.atomic import atomic_path, write_json
 from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
 from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
-from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
+from jetscale.scaling.sweep_data import count_jets, data_identity, prepare_data, tokens_per_jet
 
 log = logging.getLogger(__name__)
 
@@ -243,22 +244,39 @@ def _scan(
 
 
 def _check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) -> None:
-    """Refuse to mix runs on different data in one sweep directory (finished points would be reused)."""
-    files = [Path(p) for p in (*train, *val)]
-    identity = {
-        "files": [str(p.resolve()) for p in files],
-        "bytes": [p.stat().st_size for p in files],
-    }
+    """Refuse to mix runs on different data in one sweep directory (finished points would be reused).
+
+    The data are compared by content (ordered file hashes), so moved or renamed
+    files are the same data, and a file rewritten with the same name and size is not.
+    """
     path = out_dir / "data_identity.json"
-    if path.exists() and (out_dir / "runs").exists():
-        before = json.loads(path.read_text())
-        if before != identity:
+    before = json.loads(path.read_text()) if path.exists() else None
+    known = [*before.get("train", []), *before.get("val", [])] if before else []
+    identity = {"train": data_identity(train, known), "val": data_identity(val, known)}
+    if before is not None and (out_dir / "runs").exists():
+        digests = lambda ident: {  # noqa: E731
+            split: [f.get("xxh3_128") for f in ident.get(split, [])] for split in ("train", "val")
+        }
+        if digests(before) != digests(identity):
+            changed = _first_change(before, identity)
             msg = (
-                f"{out_dir}: its runs were trained on other data ({before['files']}); "
+                f"{out_dir}: its runs were trained on other data ({changed}); "
                 "finished points would be reused. Use a new --out for new data"
             )
             raise SweepConfigError(msg)
     write_json(path, identity)
+
+
+def _first_change(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """The first difference between two data identities, in words."""
+    for split in ("train", "val"):
+        old, new = before.get(split, []), now.get(split, [])
+        if len(old) != len(new):
+            return f"{len(old)} {split} file(s) then, {len(new)} now"
+        for was, is_ in zip(old, new, strict=True):
+            if was.get("xxh3_128") != is_["xxh3_128"]:
+                return f"{split} file {is_['file']} differs from {was.get('file')} used then"
+    return "another data identity format"
 
 
 def _finished(run_dir: Path) -> dict[str, Any] | None:
@@ -268,38 +286,6 @@ def _finished(run_dir: Path) -> dict[str, Any] | None:
     row: dict[str, Any] = json.loads(path.read_text())
     row["run_dir"] = str(run_dir)  # the sweep directory may have moved
     return row
-
-
-class _client:
-    """A dask client on ``scheduler``, or on a local cluster of ``workers`` processes."""
-
-    def __init__(self, scheduler: str | None, workers: int, threads: int) -> None:
-        self.scheduler, self.workers, self.threads = scheduler, workers, threads
-        self.cluster: Any = None
-
-    def __enter__(self) -> Any:
-        import dask
-        from dask.distributed import Client, LocalCluster
-
-        logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines drown ours
-        if self.scheduler:
-            self.client = Client(self.scheduler)
-            return self.client
-        # No retries of a task whose worker died: that point fails alone, and is re-run next scan.
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-            self.cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=self.threads,
-                processes=True,
-                dashboard_address=None,
-            )
-        self.client = Client(self.cluster)
-        return self.client
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
 
 
 def _write_table(

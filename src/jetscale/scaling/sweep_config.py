@@ -57,7 +57,6 @@ class DataSpec:
     generate: Mapping[str, Any] | None = (
         None  # classes, train_jets_per_class, val_jets_per_class, detector, seed
     )
-    shuffle: bool = True  # merge into one shuffled file: the first U jets are then a random subset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +212,14 @@ def _data_spec(raw: Any, source: str) -> DataSpec:
             f"{source}: 'data' must give either generate: {{...}} or train: [...] (and val: [...])"
         )
         raise SweepConfigError(msg)
-    unknown = sorted(set(raw) - {"train", "val", "generate", "shuffle"})
+    if "shuffle" in raw:
+        msg = (
+            f"{source}: data.shuffle is no longer a setting: training reads its files "
+            "side by side in a class-mixed order (jetscale.io.interleave), so nothing is "
+            "merged or shuffled beforehand; remove the key"
+        )
+        raise SweepConfigError(msg)
+    unknown = sorted(set(raw) - {"train", "val", "generate"})
     if unknown:
         msg = f"{source}: data has unknown key(s) {', '.join(unknown)}"
         raise SweepConfigError(msg)
@@ -232,13 +238,8 @@ def _data_spec(raw: Any, source: str) -> DataSpec:
         ):
             msg = f"{source}: data.{key} must be a path or a list of paths, got {value!r}"
             raise SweepConfigError(msg)
-    if not isinstance(raw.get("shuffle", True), bool):
-        msg = f"{source}: data.shuffle must be true or false, got {raw['shuffle']!r}"
-        raise SweepConfigError(msg)
     as_tuple = lambda v: (v,) if isinstance(v, str) else tuple(v or ())  # noqa: E731
-    return DataSpec(
-        as_tuple(train), as_tuple(raw.get("val")), generate, bool(raw.get("shuffle", True))
-    )
+    return DataSpec(as_tuple(train), as_tuple(raw.get("val")), generate)
 
 
 #: What data.generate may hold: key -> (type, what the value must be).

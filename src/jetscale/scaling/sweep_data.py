@@ -1,12 +1,15 @@
-"""The jets of a sweep: generated once or given as files, merged into one shuffled file.
+"""The jets of a sweep: generated once or given as files, used as they are.
 
-Training reads the *first* U jets of its files (``TrainConfig.max_jets``).
-JetClass files, real or generated, hold one class each, so the first U jets of
-the raw files would be one class. Merging the inputs into one file in a seeded
-random order makes every U a random, class-mixed subset, and the subsets nest
-(the U = 1,000 jets are among the U = 2,000), which lowers the variance of
-data-scaling fits. The merge is in memory: for inputs larger than memory,
-pre-shuffle them and set ``shuffle: false``.
+Training reads its files side by side in proportional-interleaving order
+(:mod:`jetscale.io.interleave`), so the first U jets of per-class files
+(JetClass's layout) are class-mixed and nested across U without merging or
+shuffling anything beforehand: a sweep over 100M jets in 1,000 files needs no
+more memory than one over 100k.
+
+A sweep directory remembers its data by content (:func:`data_identity`: an
+xxHash of every file's bytes, in order), so finished points are reused only on
+the same jets, wherever the files were moved, and never on files that kept
+their names and sizes but changed.
 """
 
 from __future__ import annotations
@@ -15,35 +18,32 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
+import xxhash  # uproot's own dependency: hashes at memory speed (blake2b is 30x slower)
 
-from jetscale.io import expand_paths, read_jets, write_jetclass
+from jetscale.io import JetFileError, expand_paths, iterate_jets
+from jetscale.io.errors import describe
 from jetscale.io.atomic import write_json
 from jetscale.io.reader import count_entries
 from jetscale.scaling.sweep_config import DataSpec
 
 log = logging.getLogger(__name__)
 
-SHUFFLE_SEED = 20220  # fixed, so every sweep over the same files sees the same order
+_HASH_BLOCK = 8 * 2**20
 
 
 def prepare_data(
     spec: DataSpec, out_dir: Path, workers: int = 1
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Training and validation files of the sweep in ``out_dir / "data"``; made once, reused after."""
-    data_dir = out_dir / "data"
+    """Training and validation files of the sweep: generated into ``out_dir / "data"`` once, or given."""
     if spec.generate is not None:
-        train, val = _generated(spec, data_dir, workers)
-    else:
-        train = tuple(str(p) for p in expand_paths(spec.train))
-        val = tuple(str(p) for p in expand_paths(spec.val)) if spec.val else ()
-    if not spec.shuffle:
-        return train, val
-    merged_train = _merged(train, data_dir / "train.root")
-    merged_val = _merged(val, data_dir / "val.root") if val else ()
-    return merged_train, merged_val
+        return _generated(spec, out_dir / "data", workers)
+    train = tuple(str(p) for p in expand_paths(spec.train))
+    val = tuple(str(p) for p in expand_paths(spec.val)) if spec.val else ()
+    return train, val
 
 
 def _generated(
@@ -83,19 +83,33 @@ def _generated(
     return paths[0], paths[1]
 
 
-def _merged(paths: Sequence[str], target: Path) -> tuple[str, ...]:
-    """One file with the jets of ``paths`` in a seeded random order (rebuilt if the inputs change)."""
-    marker = target.with_suffix(".json")
-    sources = sorted(str(Path(p).resolve()) for p in paths)
-    stamp = {"sources": sources, "sizes": [Path(p).stat().st_size for p in sources]}
-    if target.exists() and marker.exists() and json.loads(marker.read_text()) == stamp:
-        return (str(target),)
-    jets = read_jets(sources)
-    order = np.random.default_rng(SHUFFLE_SEED).permutation(len(jets))
-    write_jetclass(target, jets[order])  # atomic
-    write_json(marker, stamp)
-    log.info("merged %d jets from %d files into %s", len(jets), len(sources), target)
-    return (str(target),)
+def data_identity(
+    paths: Sequence[str], known: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """``{"file", "bytes", "mtime_ns", "xxh3_128"}`` of every file, in order.
+
+    A file whose resolved path, size and modification time match an entry of
+    ``known`` (the identity a previous run wrote) keeps that entry's hash, so a
+    restarted sweep does not read terabytes again; any other file is hashed.
+    """
+    cache = {(k["file"], k["bytes"], k["mtime_ns"]): k["xxh3_128"] for k in known}
+    identity = []
+    for path in paths:
+        resolved = Path(path).resolve()
+        try:
+            stat = resolved.stat()
+            key = (str(resolved), stat.st_size, stat.st_mtime_ns)
+            digest = cache.get(key)
+            if digest is None:
+                hasher = xxhash.xxh3_128()
+                with resolved.open("rb") as handle:
+                    while block := handle.read(_HASH_BLOCK):
+                        hasher.update(block)
+                digest = hasher.hexdigest()
+        except OSError as err:
+            raise JetFileError(path, f"cannot be read ({describe(err)})") from err
+        identity.append({"file": key[0], "bytes": key[1], "mtime_ns": key[2], "xxh3_128": digest})
+    return identity
 
 
 def count_jets(paths: Sequence[str]) -> int:
@@ -107,12 +121,20 @@ def tokens_per_jet(paths: Sequence[str]) -> Callable[[int], float]:
     """``f(max_particles)``: mean constituents per jet the model sees (padding excluded).
 
     The compute convention C = 6 N D n_bar counts constituents as tokens, so an
-    IsoFLOP budget becomes jets through this mean.
+    IsoFLOP budget becomes jets through this mean. The constituent counts of all
+    training jets are streamed into a histogram (memory does not grow with the data).
     """
-    counts = np.concatenate(
-        [ak.to_numpy(ak.num(read_jets(p, constituent_fields=("px",)).constituents)) for p in paths]
-    )
-    if not len(counts):
+    histogram = np.zeros(0, dtype=np.int64)
+    for chunk in iterate_jets(paths, step_size="100 MB", constituent_fields=("px",)):
+        counts = np.bincount(ak.to_numpy(ak.num(chunk.constituents)))
+        if len(counts) > len(histogram):
+            histogram = np.pad(histogram, (0, len(counts) - len(histogram)))
+        histogram[: len(counts)] += counts
+    if not histogram.sum():
         msg = f"no jets in {', '.join(paths)}"
         raise ValueError(msg)
-    return lambda max_particles: float(np.minimum(counts, max_particles).mean())
+    n_particles = np.arange(len(histogram))
+    jets = histogram.sum()
+    return lambda max_particles: float(
+        (np.minimum(n_particles, max_particles) * histogram).sum() / jets
+    )

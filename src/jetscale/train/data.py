@@ -1,11 +1,17 @@
 """Streaming training batches from jet files: bounded memory, deterministic, resumable.
 
-Files are read in order, ``chunk_jets`` jets at a time; each chunk's features are
-built once, its jets shuffled with a generator seeded by (seed, epoch, chunk), and
-cut into batches. "U unique jets" are the first U training jets in file order,
-so repeating them for E epochs repeats exactly the same jets (scaling studies of
-data repetition need that). Without separate validation files every
-``holdout_every``-th jet is held out for validation.
+The files are read side by side in proportional-interleaving order
+(:mod:`jetscale.io.interleave`): per-class files such as JetClass's give a
+stream whose every prefix holds each file's jets in proportion to its size.
+The stream is cut into chunks of ``chunk_jets`` jets; each chunk's features are
+built once, its jets shuffled with a generator seeded by (seed, epoch, chunk),
+and cut into batches, so every batch mixes the classes in proportion. "U unique
+jets" are the first U jets of the stream: class-mixed for any U, the same for
+every seed, and nested (the first 1,000 are among the first 2,000), so repeating
+them for E epochs repeats exactly the same jets, as scaling studies of data size
+and repetition need. Without separate validation files every
+``holdout_every``-th jet of each file is held out for validation (the held-out
+jets are interleaved the same way, so validation is class-mixed too).
 
 Each batch is trimmed to its longest jet: padding to 128 for a batch of 40-particle
 jets would triple the compute for nothing.
@@ -22,6 +28,7 @@ import numpy as np
 from jetscale.features import build_features
 from jetscale.features.registry import reader_fields
 from jetscale.io import QualityReport, expand_paths, iterate_jets
+from jetscale.io.interleave import interleave_jets, selected_size
 from jetscale.io.reader import count_entries
 
 
@@ -42,56 +49,39 @@ class JetSource:
     feature_set: str
     max_particles: int
     max_jets: int | None = None  # stop after this many jets (U)
-    holdout_every: int | None = None  # hold out every k-th jet ...
+    holdout_every: int | None = None  # hold out every k-th jet of each file ...
     take_holdout: bool = False  # ... and yield those instead of the others
     chunk_jets: int = 20_000
 
     def nominal_jets(self) -> int:
         """Jets this source yields according to file metadata (before data-quality drops)."""
-        total = 0
-        for path in expand_paths(self.paths):
-            total += count_entries(path)
-        if self.holdout_every:
-            held = total // self.holdout_every
-            total = held if self.take_holdout else total - held
+        holdout = (self.holdout_every, self.take_holdout) if self.holdout_every else None
+        total = sum(selected_size(count_entries(p), holdout) for p in expand_paths(self.paths))
         return total if self.max_jets is None else min(total, self.max_jets)
 
     def chunks(self, report: QualityReport | None = None) -> Iterator[ak.Array]:
-        """Jets in file order, ``chunk_jets`` at a time, after hold-out and the U limit.
+        """Jets in interleaved order, ``chunk_jets`` at a time, after hold-out and the U limit.
 
         ``report`` counts what the readers dropped from the jets read (all of
         them, held-out ones included; reading stops once U jets are yielded).
         """
-        fields = reader_fields(self.feature_set)
-        seen, emitted = 0, 0
-        pending: list[ak.Array] = []
-        pending_n = 0
-        chunks = iterate_jets(
-            self.paths, step_size=self.chunk_jets, constituent_fields=fields, report=report
-        )
-        for chunk in chunks:
-            n_read = len(chunk)
-            if self.holdout_every:
-                index = np.arange(seen, seen + n_read)
-                held = index % self.holdout_every == self.holdout_every - 1
-                chunk = chunk[held if self.take_holdout else ~held]
-            seen += n_read
+        emitted = 0
+        for chunk in interleave_jets(
+            self.paths,
+            window_jets=self.chunk_jets,
+            constituent_fields=reader_fields(self.feature_set),
+            report=report,
+            holdout_every=self.holdout_every,
+            take_holdout=self.take_holdout,
+        ):
             if self.max_jets is not None:
                 chunk = chunk[: max(self.max_jets - emitted, 0)]
             if len(chunk):
-                _require_labels(chunk)
-                pending.append(chunk)
-                pending_n += len(chunk)
+                _require_labels(chunk, self.paths)
                 emitted += len(chunk)
-            while pending_n >= self.chunk_jets:
-                joined = ak.concatenate(pending) if len(pending) > 1 else pending[0]
-                yield joined[: self.chunk_jets]
-                rest = joined[self.chunk_jets :]
-                pending, pending_n = ([rest], len(rest)) if len(rest) else ([], 0)
+                yield chunk
             if self.max_jets is not None and emitted >= self.max_jets:
-                break
-        if pending_n:
-            yield ak.concatenate(pending) if len(pending) > 1 else pending[0]
+                return
 
     def batches(
         self,
@@ -134,10 +124,20 @@ def trimmed(x: np.ndarray, mask: np.ndarray, label: np.ndarray) -> Batch:
     )
 
 
-def _require_labels(chunk: ak.Array) -> None:
+def _require_labels(chunk: ak.Array, paths: Sequence[str]) -> None:
     if (ak.to_numpy(chunk["label"]) < 0).any():
-        msg = "training needs labelled jets: some input files have no label_* branches"
+        unlabelled = [str(p) for p in expand_paths(paths) if _first_label(p) < 0]
+        msg = (
+            "training needs labelled jets; without label_* branches: "
+            f"{', '.join(unlabelled) or 'some of ' + ', '.join(paths)}"
+        )
         raise ValueError(msg)
+
+
+def _first_label(path: object) -> int:
+    """The label of a file's first jet (-1: the file has no label_* branches)."""
+    first = next(iterate_jets(str(path), step_size=1, constituent_fields=("px",)), None)
+    return 0 if first is None or not len(first) else int(first["label"][0])
 
 
 def split_sources(
