@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jetscale._version import __version__
+from jetscale.features.builder import PadMode
 from jetscale.features.registry import FEATURES, FeatureSpec, required_fields
 from jetscale.features.registry import feature_set as feature_set_specs
 from jetscale.schema import CLASS_NAMES
@@ -71,6 +72,8 @@ class ModelInputs:
     inputs: tuple[ModelInput, ...]
     class_names: tuple[str, ...] | None  # None: the sidecar does not name the classes
     feature_set: str | None  # jetscale sidecars only
+    #: How padded slots are filled in training; weaver-core's sidecar does not say (see OnnxTagger).
+    pad_mode: PadMode = "constant"
 
     @property
     def specs(self) -> tuple[FeatureSpec, ...]:
@@ -151,7 +154,7 @@ def to_preprocess_json(inputs: ModelInputs, flavour: Flavour = "jetscale") -> di
                 spec.name: spec.formula for spec in inputs.specs if spec.name != "part_mask"
             },
             "class_names": classes,
-            "pad_mode": "constant",
+            "pad_mode": inputs.pad_mode,
             "layout": LAYOUT,
             "ordering": ORDERING,
         }
@@ -209,11 +212,17 @@ def parse_model_inputs(data: Mapping[str, Any], source: str) -> ModelInputs:
         if isinstance(outputs, list) and len(outputs) > 1:  # weaver: the label list
             class_names = [str(o).removeprefix("label_") for o in outputs]
     feature_set = extra.get("feature_set") if isinstance(extra, Mapping) else None
+    raw_pad_mode = extra.get("pad_mode", "constant") if isinstance(extra, Mapping) else "constant"
+    if raw_pad_mode not in ("constant", "wrap"):
+        msg = f"{source}: 'jetscale.pad_mode' must be 'constant' or 'wrap', got {raw_pad_mode!r}"
+        raise SidecarError(msg)
+    pad_mode: PadMode = "wrap" if raw_pad_mode == "wrap" else "constant"
     return ModelInputs(
         source=source,
         inputs=inputs,
         class_names=tuple(class_names) if class_names else None,
         feature_set=feature_set,
+        pad_mode=pad_mode,
     )
 
 

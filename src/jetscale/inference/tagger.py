@@ -16,24 +16,54 @@ the model's ``var_length``), batched with jets of the same padded length:
 padding to 128 slots for jets with 40 constituents was most of the compute of a
 set Transformer. The padded length depends on the jet alone, so scores do not
 change with chunk size, batch size or executor.
+
+How a jet is padded, in order:
+
+* a graph with a fixed particle axis gets exactly that many slots;
+* a graph that reads no mask input (no input named ``*_mask`` or holding only
+  ``part_mask``) cannot tell padded slots from particles, so its output may
+  depend on them: every jet gets the model's ``var_length`` slots, as in
+  weaver-core's ``--predict`` (``buckets=False`` forces this for any model);
+* otherwise jets get ``max(bucket, minimum)`` slots, at most ``var_length``,
+  where the minimum is what the graph needs: a k-nearest-neighbour step
+  (ParticleNet's EdgeConv) exports as a ``TopK`` node with ``K`` = k + 1, which
+  ONNX Runtime refuses on fewer than ``K`` slots. The minimum is the largest
+  constant ``K`` on the particle axis (:mod:`jetscale.inference.graph`), or
+  ``var_length`` when it cannot be read; one above ``var_length`` is an error.
+
+Padded slots hold each variable's pad value (``pad_mode="constant"``) or, with
+``"wrap"``, repeat the jet's standardized constituents cyclically as weaver-core
+does; mask inputs always hold the pad value (weaver-core refuses ``wrap`` for
+them). weaver-core's ``preprocess.json`` does not record the pad mode of its
+data configuration, so a weaver model trained with ``pad_mode: wrap`` needs
+``pad_mode="wrap"`` here where its output depends on padded slots.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
 
-from jetscale.features.builder import field_or_property, prepare_columns
+from jetscale.features.builder import PadMode, field_or_property, prepare_columns
 from jetscale.features.registry import required_fields
 from jetscale.inference.coffea_base import coffea_ml_helper
-from jetscale.sidecar import SIDECAR_NAME, ModelInputs, SidecarError, read_model_inputs
+from jetscale.inference.graph import MinimumLength, minimum_particle_length
+from jetscale.sidecar import (
+    SIDECAR_NAME,
+    ModelInput,
+    ModelInputs,
+    SidecarError,
+    read_model_inputs,
+)
 
 if TYPE_CHECKING:
     from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
@@ -41,6 +71,8 @@ else:  # the same classes, without coffea.ml_tools' torch import (see coffea_bas
     _helper = coffea_ml_helper()
     nonserializable_attribute = _helper.nonserializable_attribute
     numpy_call_wrapper = _helper.numpy_call_wrapper
+
+log = logging.getLogger(__name__)
 
 #: Models up to this size are embedded in the (pickled) wrapper; larger ones are read by path.
 EMBED_LIMIT_BYTES = 32 * 1024 * 1024
@@ -87,6 +119,13 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
     (one field per class) of the same nesting; jets without constituents get NaN.
     ``threads`` sets ONNX Runtime's intra-op threads per worker (1 suits one
     coffea worker per core); ``batch_size`` bounds the memory of one inference batch.
+
+    Sidecar inputs the ONNX graph does not declare (torch drops the arguments a
+    network never reads) are not fed; :attr:`unused_inputs` names them.
+    ``pad_mode`` (``"constant"`` or ``"wrap"``) defaults to the sidecar's
+    (jetscale's own say; weaver-core's do not, and mean ``"constant"``, weaver's
+    default); ``buckets`` defaults to True when the graph reads a mask input.
+    See the module docstring for the padding rules.
     """
 
     def __init__(
@@ -97,6 +136,8 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         threads: int = 1,
         batch_size: int = 512,
         class_names: Sequence[str] | None = None,
+        pad_mode: PadMode | None = None,
+        buckets: bool | None = None,
     ) -> None:
         nonserializable_attribute.__init__(self, ["session"])
         numpy_call_wrapper.__init__(self)
@@ -122,13 +163,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
             msg = f"{self.model_path}: not a model ONNX Runtime can load ({type(err).__name__}: {reason})"
             raise ModelFileError(msg) from err
         graph_inputs = {i.name: i for i in session.get_inputs()}
-        missing = [i.name for i in self.inputs.inputs if i.name not in graph_inputs]
-        if missing or len(graph_inputs) != len(self.inputs.inputs):
-            msg = (
-                f"{self.model_path}: ONNX inputs {sorted(graph_inputs)} do not match the sidecar "
-                f"{self.inputs.source} inputs {[i.name for i in self.inputs.inputs]}"
-            )
-            raise SidecarError(msg)
+        self.inputs, self.unused_inputs = _fed_inputs(self.model_path, self.inputs, graph_inputs)
         for model_input in self.inputs.inputs:
             channels = graph_inputs[model_input.name].shape[1]
             if isinstance(channels, int) and channels != len(model_input.variables):
@@ -145,6 +180,15 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         # A fixed particle axis in the graph means every batch must be padded to it.
         fixed = {i.shape[2] for i in graph_inputs.values() if isinstance(i.shape[2], int)}
         self.fixed_length: int | None = fixed.pop() if fixed else None
+        if pad_mode not in (None, "constant", "wrap"):
+            msg = f"pad_mode must be 'constant', 'wrap' or None (the sidecar's), got {pad_mode!r}"
+            raise ValueError(msg)
+        self.pad_mode: PadMode = pad_mode or self.inputs.pad_mode
+        self.buckets = (
+            buckets if buckets is not None else any(_is_mask(i) for i in self.inputs.inputs)
+        )
+        batch_axes = {i.shape[0] for i in graph_inputs.values() if isinstance(i.shape[0], str)}
+        self.min_length = self._minimum_length(minimum_particle_length(content, batch_axes))
         output = session.get_outputs()[0]
         self.output_name = output.name
         width = output.shape[-1] if isinstance(output.shape[-1], int) else None
@@ -155,6 +199,34 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
             msg = f"{self.model_path}: the model outputs {width} classes but {len(names)} class names are given ({', '.join(names)})"
             raise SidecarError(msg)
         self.class_names: tuple[str, ...] = tuple(names)
+
+    def _minimum_length(self, need: MinimumLength) -> int:
+        """The fewest slots a batch may have (see the module docstring); refuses an impossible one."""
+        slots = self.fixed_length or self.inputs.length
+        if need.slots is None:
+            log.info(
+                "%s: cannot tell the fewest particle slots the graph accepts (%s); "
+                "every jet is padded to the model's %d slots",
+                self.model_path,
+                need.source,
+                slots,
+            )
+            return slots
+        if need.slots > slots:
+            msg = (
+                f"{self.model_path}: the graph needs at least {need.slots} particle slots "
+                f"({need.source}), more than the model's {slots} (var_length of the sidecar "
+                f"{self.inputs.source}); the model cannot run"
+            )
+            raise SidecarError(msg)
+        if need.slots > 1:
+            log.info(
+                "%s: jets are padded to at least %d slots (%s)",
+                self.model_path,
+                need.slots,
+                need.source,
+            )
+        return need.slots
 
     # -- lazily created, never pickled -------------------------------------------------
     def _create_session(self) -> Any:
@@ -249,11 +321,14 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         slices = self._input_slices()
         # A jet's padded length depends on its own count only (never on its batch
         # mates), so its score is bit-identical whatever the chunking or executor.
-        if self.fixed_length:
-            lengths = np.full(len(order), self.fixed_length, dtype=np.int64)
+        if self.fixed_length or not self.buckets:
+            lengths = np.full(len(order), self.fixed_length or self.inputs.length, dtype=np.int64)
         else:
             step = BUCKET_STEP
-            lengths = np.minimum(-(-sorted_counts // step) * step, self.inputs.length)
+            bucket = -(-sorted_counts // step) * step
+            lengths = np.clip(bucket, self.min_length, self.inputs.length)
+        constant = self._constant_columns() if self.pad_mode == "wrap" else []
+        pad_values = np.array([spec.pad_value for spec in self.inputs.specs], dtype=np.float32)
         bounds = np.flatnonzero(np.diff(lengths)) + 1
         for bucket_start, bucket_stop in zip(
             [0, *bounds.tolist()], [*bounds.tolist(), len(order)], strict=True
@@ -261,7 +336,9 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
             length = int(lengths[bucket_start])
             for start in range(bucket_start, bucket_stop, self.batch_size):
                 stop = min(start + self.batch_size, bucket_stop)
-                x, _ = prepared.fill(start, stop, length)  # (B, P, F_total)
+                x, mask = prepared.fill(start, stop, length, self.pad_mode)  # (B, P, F_total)
+                for columns in constant:  # mask inputs: never wrapped, as in weaver-core
+                    x[~mask, columns] = pad_values[columns]
                 feeds: dict[str, np.ndarray] = {
                     name: np.ascontiguousarray(
                         x[:, :, s].transpose(0, 2, 1), dtype=self.input_dtypes[name]
@@ -269,6 +346,8 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
                     for name, s in slices.items()
                 }
                 (prob,) = self.session.run([self.output_name], feeds)
+                if np.isnan(prob).any():
+                    _warn_nan(self, int(np.isnan(prob).any(axis=1).sum()))
                 out[order[start:stop]] = prob
         return out
 
@@ -288,6 +367,11 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
             slices[model_input.name] = slice(start, start + len(model_input.variables))
             start += len(model_input.variables)
         return slices
+
+    def _constant_columns(self) -> list[slice]:
+        """Columns of the inputs padded with constants even in wrap mode: the masks."""
+        slices = self._input_slices()
+        return [slices[i.name] for i in self.inputs.inputs if _is_mask(i)]
 
     def _typetracer_result(self, jets: Any) -> ak.Array:
         """Touch exactly the fields inference reads; return an output typetracer."""
@@ -331,6 +415,82 @@ def _cached_session(key: str, model_bytes: bytes | None, path: str, threads: int
             session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
             _SESSIONS[(key, threads)] = session
         return session
+
+
+def _fed_inputs(
+    model_path: str, inputs: ModelInputs, graph_inputs: Mapping[str, Any]
+) -> tuple[ModelInputs, tuple[str, ...]]:
+    """The sidecar's inputs that the graph declares, and the names of the others.
+
+    torch drops the forward arguments a network never reads from the exported
+    graph, while weaver-core's sidecar lists every input group of the data
+    configuration (ParticleNet takes ``pf_vectors`` and ignores it): such inputs
+    are not fed. A graph input the sidecar does not describe is an error.
+    """
+    names = [i.name for i in inputs.inputs]
+    if not set(names) & set(graph_inputs):
+        msg = (
+            f"{model_path}: none of the inputs {names} of the sidecar {inputs.source} is an "
+            f"input of the ONNX graph ({sorted(graph_inputs)}); is it the sidecar of another model?"
+        )
+        raise SidecarError(msg)
+    missing = [name for name in graph_inputs if name not in names]
+    if missing:
+        msg = (
+            f"{model_path}: ONNX inputs {sorted(graph_inputs)} do not match the sidecar "
+            f"{inputs.source} inputs {names}: the graph needs {missing}, which the sidecar "
+            f"does not describe"
+        )
+        raise SidecarError(msg)
+    for name, graph_input in graph_inputs.items():
+        shape = graph_input.shape
+        if not isinstance(shape, list | tuple) or len(shape) != 3:
+            declared = f"shape {list(shape)}" if shape else "no declared shape (unknown rank)"
+            msg = (
+                f"{model_path}: ONNX input {name!r} has {declared}; jetscale feeds (N, C, P) "
+                f"tensors (jets, variables per particle, particle slots)"
+            )
+            raise SidecarError(msg)
+    unused = tuple(name for name in names if name not in graph_inputs)
+    if unused:
+        log.info(
+            "%s: sidecar inputs %s are not inputs of the ONNX graph (the network does not "
+            "read them), so they are not fed",
+            model_path,
+            ", ".join(unused),
+        )
+    fed = tuple(i for i in inputs.inputs if i.name in graph_inputs)
+    return dataclasses.replace(inputs, inputs=fed), unused
+
+
+_NAN_WARNED: set[str] = set()
+
+
+def _warn_nan(tagger: OnnxTagger, n_jets: int) -> None:
+    """Say once per process and model that it returned NaN for jets with constituents."""
+    if tagger.model_key in _NAN_WARNED:
+        return
+    _NAN_WARNED.add(tagger.model_key)
+    hint = (
+        " weaver-core's ParticleTransformer takes the logarithm of padded four-vectors, which "
+        "are NaN-free only in pad_mode='wrap' (the JetClass data configurations' pad_mode)."
+        if tagger.pad_mode == "constant"
+        else ""
+    )
+    log.warning(
+        "%s returned NaN for %d jets with constituents (pad_mode=%r).%s",
+        tagger.model_path,
+        n_jets,
+        tagger.pad_mode,
+        hint,
+    )
+
+
+def _is_mask(model_input: ModelInput) -> bool:
+    """A mask input: named ``*_mask`` (weaver-core's rule) or holding only ``part_mask``."""
+    return model_input.name.endswith("_mask") or all(
+        spec.name == "part_mask" for spec in model_input.variables
+    )
 
 
 class _TaggerPartition:

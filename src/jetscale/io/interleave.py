@@ -82,7 +82,8 @@ class _FileStream:
         self._buffer = [joined[count:]] if count < len(joined) else []
         self.buffered -= count
         self.taken += count
-        return joined[:count]
+        # Packed: concatenating slices of a large buffer copies whole buffers (3x slower).
+        return ak.to_packed(joined[:count])
 
 
 def interleave_jets(

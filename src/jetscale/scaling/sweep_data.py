@@ -25,8 +25,8 @@ import numpy as np
 import xxhash  # uproot's own dependency: hashes at memory speed (blake2b is 30x slower)
 
 from jetscale.io import JetFileError, expand_paths, iterate_jets
-from jetscale.io.errors import describe
 from jetscale.io.atomic import write_json
+from jetscale.io.errors import describe
 from jetscale.io.reader import count_entries
 from jetscale.scaling.sweep_config import DataSpec
 
