@@ -101,7 +101,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="A/B repeats (default: 3)")
     parser.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
     parser.add_argument(
-        "--train-jets", type=int, default=6_000, help="jets per training measurement (default: 6000)"
+        "--train-jets",
+        type=int,
+        default=6_000,
+        help="jets per training measurement (default: 6000)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -109,7 +112,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jetscale-interleave-") as tmp:
         class_files, shuffled = write_both(jets, args.jets_per_class, Path(tmp))
         n = len(class_files) * args.jets_per_class
-        print(f"{len(class_files)} per-class files of {args.jets_per_class} jets; the same {n} jets in one shuffled file")
+        print(
+            f"{len(class_files)} per-class files of {args.jets_per_class} jets; the same {n} jets in one shuffled file"
+        )
         print(f"{'measurement':34s} {'one file':>10s} {'interleaved':>12s} {'ratio':>7s}")
         for name, measure in (
             ("reading + features (jets/s)", lambda f: reading_rate(f, args.batch_size)),
