@@ -79,3 +79,17 @@ def test_held_out_validation_is_class_mixed(per_class_files: list[str]) -> None:
     trained = set(ak.to_numpy(ak.concatenate(list(train.chunks())).sdmass).tolist())
     assert not trained & set(ak.to_numpy(held.sdmass).tolist())
     assert len(trained) == CLASSES * PER_CLASS - CLASSES * PER_CLASS // 10
+
+
+def test_root_written_jetclass_files_train_as_they_are() -> None:
+    """Files in the real JetClass layout (std::vector branches, bool and float labels, by ROOT)."""
+    data = Path(__file__).resolve().parents[1] / "io" / "data"
+    files = (str(data / "HToBB_rootlayout.root"), str(data / "ZJetsToNuNu_rootlayout.root"))
+    source = JetSource(files, "full21", 32, chunk_jets=50)
+    batches = list(source.batches(batch_size=25, seed=0, epoch=0))
+    assert [len(b.label) for b in batches] == [25, 25, 25, 25]
+    for batch in batches:  # 40 H->bb (label 1) and 60 QCD (label 0) jets: 2:3 in every chunk
+        assert set(batch.label.tolist()) == {0, 1}
+        assert np.isfinite(batch.x).all() and batch.mask.any(axis=1).all()
+    labels = np.concatenate([b.label for b in batches])
+    assert np.bincount(labels).tolist() == [60, 40]
