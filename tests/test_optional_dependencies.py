@@ -39,6 +39,12 @@ CASES = [
         "from jetscale.jobs.scan import scan; scan(None, 'never-written')",
         "dask",
     ),
+    (
+        "distributed",
+        "from jetscale.generate import generate; "
+        "generate('never-written', ['QCD'], 1, executor='dask')",
+        "dask",
+    ),
 ]
 
 

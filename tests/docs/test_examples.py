@@ -39,6 +39,7 @@ EXPECTED_OUTPUT = {
     "detector_card.py": "cards: atlas_like, cms, cms_parametric, coarse\ncms: 3.8 T field, tracker radius 1290.0 mm\npT =   1.0 GeV: tracking efficiency 0.70, sigma(d0) = 0.0753 mm",
     "feature_registry.py": "full21: 21 features",
     "features_from_files.py": "500 jets",
+    "generate_on_cluster.py": "40 jets in 2 files; generated 40 jets",  # 20 QCD, 20 Tbqq
     "jetclass_processors.py": "jets: {'sample': 500}",
     "model_counts.py": "parameters: 60,922",  # the shipped full21 model's card
     "scaling_fit.py": "53 runs: alpha = 0.285, beta = 0.234",  # as on the results page

@@ -18,6 +18,8 @@ Two models exist, chosen by the card's ``model`` key:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -143,22 +145,42 @@ def load_card(name: str) -> DetectorCard:
     Raises :class:`CardError` (a ``ValueError``) for an unknown name, listing the
     available cards, and for a malformed card, naming the file and the key.
     """
+    return parse_card(*read_card_text(name))
+
+
+def read_card_text(name: str) -> tuple[str, str]:
+    """The TOML text of a shipped card (by name) or a card file (by path), and its source.
+
+    Generation reads a card once and hands this text to its workers, so every unit
+    of a run uses the same card even if the file changes, and a remote worker
+    needs no copy of a card file of your own.
+    """
     if name.endswith(".toml"):
         path = Path(name)
         if not path.is_file():
             msg = f"detector card file {name!r} does not exist"
             raise CardError(msg)
-        text = path.read_bytes()
-        source = str(path)
-    else:
-        names = available_cards()
-        if name not in names:
-            msg = f"unknown detector card {name!r}; available cards: {', '.join(names)}"
-            raise CardError(msg)
-        resource = resources.files(_PACKAGE) / _CARD_FOLDER / f"{name}.toml"
-        text = resource.read_bytes()
-        source = str(resource)
-    return parse_card(text, source)
+        return path.read_text(encoding="utf-8"), str(path)
+    names = available_cards()
+    if name not in names:
+        msg = f"unknown detector card {name!r}; available cards: {', '.join(names)}"
+        raise CardError(msg)
+    resource = resources.files(_PACKAGE) / _CARD_FOLDER / f"{name}.toml"
+    return resource.read_text(encoding="utf-8"), str(resource)
+
+
+def card_digest(text: str) -> str:
+    """SHA-256 (hex) of a card's parameters: its content, not its name, file or formatting.
+
+    ``text`` is the card's TOML. Two cards with the same keys and values give the
+    same digest whatever their comments, key order or ``description``; changing
+    any value changes it. Generated work units record it, so units made with an
+    edited card are never reused.
+    """
+    data = tomllib.loads(text)
+    data.pop("description", None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def parse_card(text: bytes | str, source: str = "<string>") -> DetectorCard:

@@ -263,7 +263,35 @@ def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: st
     counter branch ``npart`` that every jagged TTree needs. Constituent floats are
     float32, PID flags int32, jet-level values float32, labels ``label_dtype``.
     """
+    return write_jetclass_chunks(path, [jets], label_dtype)
+
+
+def write_jetclass_chunks(
+    path: str | os.PathLike[str], chunks: Iterable[ak.Array], label_dtype: str = "bool"
+) -> Path:
+    """:func:`write_jetclass` of the concatenated ``chunks``, one chunk in memory at a time.
+
+    Each chunk is appended to the tree as it comes (one basket per branch and
+    chunk), so a file larger than memory can be assembled; the file appears under
+    its name only once every chunk is written. ``chunks`` must not be empty.
+    """
     final = Path(path)
+    with atomic_path(final) as tmp, uproot.recreate(tmp) as file:
+        tree = None
+        for jets in chunks:
+            data = _branches(jets, label_dtype)
+            if tree is None:
+                tree = file.mktree(schema.TREE_NAME, {k: _branch_type(v) for k, v in data.items()})
+            if len(jets):
+                tree.extend(data)
+        if tree is None:
+            msg = f"{final}: no chunks of jets to write"
+            raise ValueError(msg)
+    return final
+
+
+def _branches(jets: ak.Array, label_dtype: str) -> dict[str, Any]:
+    """The JetClass branches of jets in the internal layout."""
     data: dict[str, Any] = {}
     consts = jets["constituents"]
     data["part"] = ak.zip(
@@ -277,11 +305,7 @@ def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: st
         data[branch] = (labels == index).astype(label_dtype)
     for field, branch in zip(schema.JET_FIELDS, schema.JET_BRANCHES, strict=True):
         data[branch] = ak.to_numpy(jets[field]).astype(np.float32)
-    with atomic_path(final) as tmp, uproot.recreate(tmp) as file:
-        tree = file.mktree(schema.TREE_NAME, {k: _branch_type(v) for k, v in data.items()})
-        if len(jets):
-            tree.extend(data)
-    return final
+    return data
 
 
 def _branch_type(values: Any) -> Any:

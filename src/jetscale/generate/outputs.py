@@ -1,0 +1,156 @@
+"""What :func:`~jetscale.generate.generate` writes: unit files, their identity, class files.
+
+Every finished work unit is one parquet file in jetscale's internal layout,
+``OUT/units/<Class>_<detector>_s<seed>/unit_00012.parquet``, written atomically by
+the driver as soon as the unit's jets are back from its worker. The file's
+awkward ``attrs`` (kept in the parquet metadata) hold the unit's identity: the
+class, unit index, jets, ``unit_jets``, seed, the detector's name and the
+SHA-256 of its card's parameters (:func:`~jetscale.generate.cards.card_digest`),
+the events per batch and the jetscale version; and what the unit took (events,
+seconds).
+
+A unit is finished when its file exists, reads, holds its number of jets and
+carries exactly the identity this run expects. Anything else (a file of another
+configuration, such as an edited card under the same name) is generated again
+and overwritten, so a restarted run never mixes configurations. A class's ROOT
+file is assembled from its unit files, in unit order, once all of them are
+finished.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+
+from jetscale._version import __version__
+from jetscale.generate.cards import card_digest
+from jetscale.generate.units import BATCH_EVENTS, UnitResult, WorkUnit
+from jetscale.io.jetclass import write_jetclass_chunks
+from jetscale.io.parquet import write_parquet
+
+log = logging.getLogger(__name__)
+
+#: Folder of the unit files, inside the output directory.
+UNITS_DIR = "units"
+#: Key of the unit's record in the parquet file's awkward attrs.
+ATTRS_KEY = "jetscale_unit"
+#: Version of the unit record; a change makes earlier unit files unusable.
+RECORD_FORMAT = 1
+#: Jets appended to a class's ROOT file at a time when it is assembled (bounds memory).
+ASSEMBLY_JETS = 20_000
+
+
+def detector_label(detector: str) -> str:
+    """The detector as it appears in file names: a card's name, or a card file's stem."""
+    return Path(detector).stem if detector.endswith(".toml") else detector
+
+
+def sample_file_name(class_name: str, detector: str, seed: int) -> str:
+    """``<class>_<detector>_s<seed>.root``: the file :func:`generate` writes for a class."""
+    return f"{class_name}_{detector_label(detector)}_s{seed}.root"
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """A finished unit on disk: its file, jets, events and the seconds it took."""
+
+    path: Path
+    n_jets: int
+    n_events: int
+    seconds: float
+
+
+class UnitStore:
+    """The unit files of one configuration (``unit_jets`` and card) under ``out/units``."""
+
+    def __init__(self, out: Path, unit_jets: int, card_text: str) -> None:
+        self.out = out
+        self.unit_jets = unit_jets
+        self.card_sha256 = card_digest(card_text)
+
+    def folder(self, unit: WorkUnit) -> Path:
+        sample = sample_file_name(unit.class_name, unit.detector, unit.seed)
+        return self.out / UNITS_DIR / sample.removesuffix(".root")
+
+    def path(self, unit: WorkUnit) -> Path:
+        return self.folder(unit) / f"unit_{unit.unit_index:05d}.parquet"
+
+    def identity(self, unit: WorkUnit) -> dict[str, Any]:
+        """Everything a unit's jets depend on: equal identities, equal jets."""
+        return {
+            "format": RECORD_FORMAT,
+            "class": unit.class_name,
+            "unit_index": unit.unit_index,
+            "n_jets": unit.n_jets,
+            "unit_jets": self.unit_jets,
+            "seed": unit.seed,
+            "detector": unit.detector,
+            "card_sha256": self.card_sha256,
+            "batch_events": BATCH_EVENTS,
+            "jetscale": __version__,
+        }
+
+    def finished(self, unit: WorkUnit) -> UnitRecord | None:
+        """The unit's record if its file is finished for this configuration, else None."""
+        path = self.path(unit)
+        if not path.is_file():
+            return None
+        try:
+            head = ak.from_parquet(path, columns=["label"])  # one small column and the attrs
+            record = dict(head.attrs[ATTRS_KEY])
+        except Exception as err:  # any unreadable file is made again, never used
+            log.warning("%s cannot be read (%s); generating it again", path, err)
+            return None
+        expected = self.identity(unit)
+        if record.get("identity") != expected or len(head) != unit.n_jets:
+            found = record.get("identity") or {}
+            differ = sorted(k for k in expected if found.get(k) != expected[k])
+            log.warning(
+                "%s was made with another configuration (%s differ); generating it again",
+                path,
+                ", ".join(differ) or "jets",
+            )
+            return None
+        return UnitRecord(path, unit.n_jets, int(record["n_events"]), float(record["seconds"]))
+
+    def write(self, result: UnitResult) -> UnitRecord:
+        """Write a unit's jets and record atomically; from then on it counts as finished."""
+        record = {
+            "identity": self.identity(result.unit),
+            "n_events": result.n_events,
+            "seconds": result.seconds,
+        }
+        path = self.path(result.unit)
+        write_parquet(path, ak.Array(result.jets, attrs={ATTRS_KEY: record}))
+        return UnitRecord(path, len(result.jets), result.n_events, result.seconds)
+
+    def remove_temporaries(self, units: list[WorkUnit]) -> None:
+        """Temporaries of unit files a killed driver left (the caller holds the directory lock)."""
+        for folder in {self.folder(u) for u in units}:
+            if folder.is_dir():
+                for leftover in folder.glob(".unit_*.parquet.tmp*"):
+                    leftover.unlink(missing_ok=True)
+
+
+def assemble_class_file(path: Path, records: list[UnitRecord]) -> Path:
+    """Write the class file ``path`` from its unit files (in the order given), atomically."""
+
+    def chunks() -> Iterator[ak.Array]:
+        pending: list[ak.Array] = []
+        size = 0
+        for record in records:
+            jets = ak.from_parquet(record.path)
+            pending.append(jets)
+            size += len(jets)
+            if size >= ASSEMBLY_JETS:
+                yield ak.concatenate(pending)
+                pending, size = [], 0
+        if pending:
+            yield ak.concatenate(pending)
+
+    return write_jetclass_chunks(path, chunks())
