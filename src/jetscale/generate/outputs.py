@@ -14,11 +14,13 @@ carries exactly the identity this run expects. Anything else (a file of another
 configuration, such as an edited card under the same name) is generated again
 and overwritten, so a restarted run never mixes configurations. A class's ROOT
 file is assembled from its unit files, in unit order, once all of them are
-finished.
+finished, and recorded in ``OUT/units/<sample>.assembled.json``; a rerun keeps a
+class file that was assembled from exactly its units and is unchanged since.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ import awkward as ak
 from jetscale._version import __version__
 from jetscale.generate.cards import card_digest
 from jetscale.generate.units import BATCH_EVENTS, UnitResult, WorkUnit
+from jetscale.io.atomic import write_json
 from jetscale.io.jetclass import write_jetclass_chunks
 from jetscale.io.parquet import write_parquet
 
@@ -89,7 +92,7 @@ class UnitStore:
             "n_jets": unit.n_jets,
             "unit_jets": self.unit_jets,
             "seed": unit.seed,
-            "detector": unit.detector,
+            "detector": detector_label(unit.detector),  # ./my.toml and my.toml alike
             "card_sha256": self.card_sha256,
             "batch_events": BATCH_EVENTS,
             "jetscale": __version__,
@@ -128,6 +131,36 @@ class UnitStore:
         path = self.path(result.unit)
         write_parquet(path, ak.Array(result.jets, attrs={ATTRS_KEY: record}))
         return UnitRecord(path, len(result.jets), result.n_events, result.seconds)
+
+    def _stamp(self, path: Path) -> Path:
+        """Where the record of how the class file ``path`` was assembled is kept."""
+        return self.out / UNITS_DIR / path.name.replace(".root", ".assembled.json")
+
+    def assembled_from(self, path: Path, units: list[WorkUnit]) -> bool:
+        """Whether the class file ``path`` is, unchanged, the one assembled from ``units``."""
+        stamp = self._stamp(path)
+        if not (path.is_file() and stamp.is_file()):
+            return False
+        try:
+            recorded = json.loads(stamp.read_text())
+        except (OSError, ValueError):
+            return False
+        stat = path.stat()
+        return bool(
+            recorded.get("units") == [self.identity(u) for u in units]
+            and recorded.get("bytes") == stat.st_size
+            and recorded.get("mtime_ns") == stat.st_mtime_ns
+        )
+
+    def mark_assembled(self, path: Path, units: list[WorkUnit]) -> None:
+        """Record that the class file ``path`` was just assembled from ``units``."""
+        stat = path.stat()
+        record = {
+            "units": [self.identity(u) for u in units],
+            "bytes": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
+        write_json(self._stamp(path), record)
 
     def remove_temporaries(self, units: list[WorkUnit]) -> None:
         """Temporaries of unit files a killed driver left (the caller holds the directory lock)."""

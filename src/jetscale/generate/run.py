@@ -256,7 +256,9 @@ def _generate(
     ) as bar:
         try:
             # closing: a failure here stops the executor at once (pool, cluster, futures).
-            with contextlib.closing(executor.run(todo, bar.update)) as outcomes:
+            # Nothing to run: no pool or cluster is started for it.
+            outcomes_of = executor.run(todo, bar.update) if todo else _no_outcomes()
+            with contextlib.closing(outcomes_of) as outcomes:
                 for unit, outcome in outcomes:
                     if isinstance(outcome, WorkerLost):
                         failed[f"{unit.class_name} unit {unit.unit_index}"] = outcome.reason
@@ -274,7 +276,7 @@ def _generate(
             )
             raise
 
-    summary = _write_class_files(out, classes, units, records, detector, seed)
+    summary = _write_class_files(out, classes, units, records, store, detector, seed)
     summary.wall_time_s = time.perf_counter() - start
     summary.jets_generated = sum(u.n_jets for u in todo if _key(u) in records)
     summary.jets_per_second = summary.jets_generated / summary.wall_time_s
@@ -292,6 +294,11 @@ def _generate(
     return summary
 
 
+def _no_outcomes() -> Outcomes:
+    """The outcomes of running no unit (a generator, so it can be closed like the others)."""
+    yield from ()
+
+
 def _key(unit: WorkUnit) -> tuple[str, int]:
     return unit.class_name, unit.unit_index
 
@@ -301,19 +308,28 @@ def _write_class_files(
     classes: list[str],
     units: list[WorkUnit],
     records: dict[tuple[str, int], UnitRecord],
+    store: UnitStore,
     detector: str,
     seed: int,
 ) -> GenerationSummary:
-    """Assemble the file of every class whose units are all finished; the summary of the files."""
+    """Assemble the file of every class whose units are all finished; the summary of the files.
+
+    A class file already assembled from exactly these units is kept as it is: a
+    rerun must not rewrite it (uproot stamps every file it writes with a new
+    UUID, so a sweep that knows its data by content would see other data).
+    """
     summary = GenerationSummary([], {}, {}, 0.0, 0.0)
     for name in classes:
-        mine = [records.get(_key(u)) for u in units if u.class_name == name]
+        mine_units = [u for u in units if u.class_name == name]
+        mine = [records.get(_key(u)) for u in mine_units]
         finished = [r for r in mine if r is not None]
         if len(finished) < len(mine):
             continue
-        summary.files.append(
-            assemble_class_file(out / sample_file_name(name, detector, seed), finished)
-        )
+        path = out / sample_file_name(name, detector, seed)
+        if not store.assembled_from(path, mine_units):
+            assemble_class_file(path, finished)
+            store.mark_assembled(path, mine_units)
+        summary.files.append(path)
         jets = summary.jets_per_class[name] = sum(r.n_jets for r in finished)
         summary.events_per_class[name] = sum(r.n_events for r in finished)
         summary.jets_per_second_per_worker[name] = jets / sum(r.seconds for r in finished)
