@@ -14,7 +14,9 @@ a task up to three times on other workers.
 
 :func:`submit_bounded` hands out at most one task per worker thread at a time, so
 nothing is queued on a worker when it dies, and re-reads the cluster's size while
-it waits, so workers that join later (an adaptive or jobqueue cluster) get work.
+it waits, so workers that join later (jobs of a dask-jobqueue cluster started
+with ``scale``) get work. An adaptive cluster (``adapt``) sizes itself by the
+tasks waiting, and with none waiting it does not grow: give it a fixed size.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -73,3 +74,15 @@ def test_tokens_per_jet_streams_the_counts(
     n_bar = tokens_per_jet(paths)
     for p in (1, 16, 50, 1000):
         assert n_bar(p) == pytest.approx(np.minimum(counts, p).mean(), rel=1e-12)
+
+
+def test_a_sweep_of_the_older_merged_format_is_refused_with_the_reason(
+    tmp_path: Path, make_jets: Callable[..., ak.Array]
+) -> None:
+    out = tmp_path / "sweep"
+    (out / "runs").mkdir(parents=True)
+    train = write_jetclass(tmp_path / "train.root", make_jets(30, seed=1))
+    old = {"files": [str(train.resolve())], "bytes": [train.stat().st_size]}
+    (out / "data_identity.json").write_text(json.dumps(old))
+    with pytest.raises(SweepConfigError, match=r"older jetscale, which merged and shuffled"):
+        _check_same_data(out, [str(train)], [])

@@ -304,3 +304,23 @@ def test_gpu_out_of_memory_is_reported_and_keeps_the_checkpoint(
     with pytest.raises(TrainingError, match=r"out of GPU memory at step 12 .* lower --batch-size"):
         train(config(data_file, tmp_path / "oom", eval_every=5))
     assert load_checkpoint(tmp_path / "oom" / "last.pt")["step"] == 10
+
+
+def test_a_run_started_in_another_data_order_is_not_resumed(
+    tmp_path: Path, data_file: Path
+) -> None:
+    """A checkpoint from before the interleaved stream (no ``data_order``) would train on other jets."""
+    import torch
+
+    from jetscale.train.checkpoint import save_checkpoint
+    from jetscale.train.loop import LAST
+
+    run = config(data_file, tmp_path / "run", eval_every=1)
+    train(run, stop_after_steps=2)
+    checkpoint = load_checkpoint(tmp_path / "run" / LAST)
+    assert checkpoint["data_order"] == "interleaved-1"
+    del checkpoint["data_order"]  # as jetscale wrote it before
+    save_checkpoint(tmp_path / "run" / LAST, checkpoint)
+    with pytest.raises(CheckpointError, match=r"ordered the training jets differently"):
+        train(run)
+    assert torch.load(tmp_path / "run" / LAST, weights_only=True)["step"] == 2  # kept

@@ -24,9 +24,15 @@ one over 100k. With very many files the per-file read-ahead gets small and
 reads get frequent; raise ``read_buffer_jets`` if reading, not training, is
 slow.
 
-The file sizes come from metadata (:func:`~jetscale.io.reader.count_entries`).
-Jets the readers drop as invalid (:mod:`jetscale.io.quality`, counted in the
-report) simply do not appear; the keys follow the jets each file yields.
+The proportions are those of the files' entry counts, from metadata
+(:func:`~jetscale.io.reader.count_entries`). Jets the readers drop as invalid
+(:mod:`jetscale.io.quality`, counted in the report and in a run's
+``data_quality.json``) do not appear, and the next jets of their file take their
+keys: a file that loses a large share of its jets to cleaning runs out early and
+is missing from the end of the stream (real files lose almost none). Parquet
+files are read a row group at a time whatever the read-ahead, so their buffers
+are one row group each (50,000 jets with :func:`~jetscale.io.write_parquet`'s
+default); many parquet files side by side want smaller row groups.
 """
 
 from __future__ import annotations
@@ -188,6 +194,11 @@ def _next_window(
     position = np.empty(len(chosen), dtype=np.int64)
     position[np.argsort(chosen_owner, kind="stable")] = np.arange(len(chosen))
     return pieces, position
+
+
+def holdout_every(val_fraction: float) -> int:
+    """k of the hold-out "every k-th jet of each file" that holds out ``val_fraction``."""
+    return max(round(1 / val_fraction), 2)
 
 
 def selected_size(entries: int, holdout: tuple[int, bool] | None) -> int:

@@ -38,6 +38,7 @@ from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
 from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
 from jetscale.scaling.sweep_data import count_jets, data_identity, prepare_data, tokens_per_jet
+from jetscale.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,9 @@ def _scan(
     train, val = prepare_data(config.data, out_dir, workers)
     _check_same_data(out_dir, train, val)
     n_bar = tokens_per_jet(train) if config.needs_tokens_per_jet() else None
-    points, skipped = config.points(n_bar, count_jets(train))
+    # Without validation files each point holds out part of the training files.
+    val_fraction = None if val else float(config.base.get("val_fraction", TrainConfig.val_fraction))
+    points, skipped = config.points(n_bar, count_jets(train, val_fraction))
     run_dirs = {p.point_id: out_dir / "runs" / p.name for p in points}
     write_json(
         out_dir / "plan.json",
@@ -252,7 +255,15 @@ def _check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) ->
     path = out_dir / "data_identity.json"
     before = json.loads(path.read_text()) if path.exists() else None
     known = [*before.get("train", []), *before.get("val", [])] if before else []
+    known = [k for k in known if isinstance(k, dict)]
     identity = {"train": data_identity(train, known), "val": data_identity(val, known)}
+    if before is not None and "files" in before and (out_dir / "runs").exists():
+        msg = (
+            f"{out_dir}: its runs were made by an older jetscale, which merged and shuffled "
+            "the sweep's data into one file; training now reads the files side by side in "
+            "another order, so its finished points cannot be reused. Use a new --out"
+        )
+        raise SweepConfigError(msg)
     if before is not None and (out_dir / "runs").exists():
         digests = lambda ident: {  # noqa: E731
             split: [f.get("xxh3_128") for f in ident.get(split, [])] for split in ("train", "val")

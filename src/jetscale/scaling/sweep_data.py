@@ -27,6 +27,7 @@ import xxhash  # uproot's own dependency: hashes at memory speed (blake2b is 30x
 from jetscale.io import JetFileError, expand_paths, iterate_jets
 from jetscale.io.atomic import write_json
 from jetscale.io.errors import describe
+from jetscale.io.interleave import holdout_every, selected_size
 from jetscale.io.reader import count_entries
 from jetscale.scaling.sweep_config import DataSpec
 
@@ -112,9 +113,14 @@ def data_identity(
     return identity
 
 
-def count_jets(paths: Sequence[str]) -> int:
-    """Jets in the files, from their metadata (no branch is read); bad files are named."""
-    return sum(count_entries(path) for path in paths)
+def count_jets(paths: Sequence[str], val_fraction: float | None = None) -> int:
+    """Training jets in the files, from their metadata (no branch is read); bad files are named.
+
+    With ``val_fraction`` (no validation files), the jets training holds out of
+    each file for validation are not counted.
+    """
+    holdout = None if val_fraction is None else (holdout_every(val_fraction), False)
+    return sum(selected_size(count_entries(path), holdout) for path in paths)
 
 
 def tokens_per_jet(paths: Sequence[str]) -> Callable[[int], float]:

@@ -20,6 +20,7 @@ jets would triple the compute for nothing.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator, Sequence
 
 import awkward as ak
@@ -28,8 +29,15 @@ import numpy as np
 from jetscale.features import build_features
 from jetscale.features.registry import reader_fields
 from jetscale.io import QualityReport, expand_paths, iterate_jets
-from jetscale.io.interleave import interleave_jets, selected_size
+from jetscale.io.interleave import holdout_every, interleave_jets, selected_size
 from jetscale.io.reader import count_entries
+
+log = logging.getLogger(__name__)
+
+
+#: The order of the training stream, stored in checkpoints: a run is resumed only in
+#: the order it started in (files one after the other before this one).
+DATA_ORDER = "interleaved-1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +119,13 @@ class JetSource:
             masks.append(mask)
             labels.append(ak.to_numpy(chunk["label"]).astype(np.int64))
         if not xs:
-            msg = f"no jets in {', '.join(self.paths)}"
+            held = (
+                f" held out (every {self.holdout_every}-th jet of each file; give validation "
+                "files instead)"
+                if self.take_holdout
+                else ""
+            )
+            msg = f"no jets{held} in {', '.join(self.paths)}"
             raise ValueError(msg)
         return Batch(np.concatenate(xs), np.concatenate(masks), np.concatenate(labels))
 
@@ -135,9 +149,11 @@ def _require_labels(chunk: ak.Array, paths: Sequence[str]) -> None:
 
 
 def _first_label(path: object) -> int:
-    """The label of a file's first jet (-1: the file has no label_* branches)."""
-    first = next(iterate_jets(str(path), step_size=1, constituent_fields=("px",)), None)
-    return 0 if first is None or not len(first) else int(first["label"][0])
+    """The label of a file's first kept jet (-1: the file has no label_* branches)."""
+    for chunk in iterate_jets(str(path), step_size=1_000, constituent_fields=("px",)):
+        if len(chunk):
+            return int(chunk["label"][0])
+    return 0  # no jet at all: nothing unlabelled to name
 
 
 def split_sources(
@@ -161,5 +177,15 @@ def split_sources(
 
     if val_data:
         return source(data, max_jets, None, False), source(val_data, val_max_jets, None, False)
-    every = max(round(1 / val_fraction), 2)
+    every = holdout_every(val_fraction)
+    small = [str(p) for p in expand_paths(data) if count_entries(p) < every]
+    if small:  # they give no validation jets: a class only in such files is not validated
+        log.warning(
+            "%d training file(s) have fewer than %d jets and give no validation jets "
+            "(every %d-th jet of each file is held out): %s",
+            len(small),
+            every,
+            every,
+            ", ".join(small[:5]) + (" ..." if len(small) > 5 else ""),
+        )
     return source(data, max_jets, every, False), source(data, val_max_jets, every, True)

@@ -36,7 +36,7 @@ from jetscale.train.checkpoint import (
     save_checkpoint,
 )
 from jetscale.train.config import TrainConfig
-from jetscale.train.data import Batch, split_sources
+from jetscale.train.data import DATA_ORDER, Batch, split_sources
 from jetscale.train.data_quality import write_data_quality
 from jetscale.train.distributed import Distributed
 from jetscale.train.metrics_file import (
@@ -301,6 +301,7 @@ def _evaluate_and_save(
         "model_state": model.state_dict(),
         "optimizer_state": optimizer.state_dict(),
         "rng_state": torch.get_rng_state(),
+        "data_order": DATA_ORDER,
         **state,
     }
     # metrics first, then the checkpoint: a kill in between re-runs this evaluation on
@@ -334,6 +335,16 @@ def _check_or_write_config(out: Path, config: TrainConfig) -> None:
 def _check_matches(checkpoint: dict[str, Any], config: TrainConfig, path: Path) -> None:
     if checkpoint["model_config"] != config.model.to_dict():
         msg = f"{path}: checkpoint model {checkpoint['model_config']} does not match the configured {config.model.to_dict()}"
+        raise CheckpointError(msg)
+    if checkpoint.get("data_order") != DATA_ORDER:
+        # Resuming would go on with other jets than the run's first steps saw (and
+        # another U): the order of the training stream changed between versions.
+        msg = (
+            f"{path}: the run was started by a jetscale that ordered the training jets "
+            f"differently ({checkpoint.get('data_order', 'files one after the other')}, "
+            f"now {DATA_ORDER}); resuming would train on other jets. Train into a new "
+            "--out (or train(config, resume=False), which starts this one over)"
+        )
         raise CheckpointError(msg)
 
 
