@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"jetscale.features", "jetscale.generate", "jetscale.metrics"},
     {"jetscale.sidecar", "jetscale.histograms", "jetscale.nn", "jetscale.shipped"},
     {"jetscale.train", "jetscale.inference", "jetscale.runner"},
-    {"jetscale.export", "jetscale.processors", "jetscale.scaling"},
+    {"jetscale.export", "jetscale.processors", "jetscale.scaling", "jetscale.transfer"},
     {"jetscale.plotting"},
     {"jetscale.jobs"},
     {"jetscale.commands"},

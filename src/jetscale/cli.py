@@ -3,7 +3,8 @@
 Subcommands: ``run`` (the main job on the embedded default), ``generate``
 (JetClass-format jets from Pythia), ``features`` (feature arrays of files),
 ``train``, ``export``, ``tag`` (tag JetClass or NanoAOD files inside coffea),
-``scan`` (scaling sweeps), ``fit`` (scaling-law fits), ``cards`` (list detector cards).
+``scan`` (scaling sweeps), ``fit`` (scaling-law fits), ``cka`` (layer similarity of two
+models), ``cards`` (list detector cards).
 """
 
 from __future__ import annotations

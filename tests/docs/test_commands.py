@@ -38,6 +38,7 @@ EXPENSIVE = {
     "tag": "tests/test_cli.py (JetClass and the shared NanoAOD files)",
     "scan": "tests/jobs/ (sweeps on a local dask cluster)",
     "fit": "tests/jobs/ and test_fit_on_the_committed_demo_table below",
+    "cka": "tests/transfer/test_cka_command.py (checkpoints of small models, 200-260 jets)",
 }
 #: Files whose every documented option must appear in their --help (benchmarks take minutes).
 BENCHMARKS = "benchmarks/"

@@ -32,13 +32,15 @@ NEEDS_NANOAOD = {
     "tag_with_dask.py",
 }
 #: Examples taking JetClass-format files (a glob) as their arguments.
-NEEDS_JETCLASS_FILES = {"features_from_files.py", "jetclass_processors.py"}
+NEEDS_JETCLASS_FILES = {"cka_layers.py", "features_from_files.py", "jetclass_processors.py"}
 #: Something each example must print: its result, not only its exit status.
 EXPECTED_OUTPUT = {
+    "cka_layers.py": "400 jets, layers: embed, block1, block2, class_block1, class_block2, norm, logits\nmodel A against itself: 1.000 on the diagonal",
     "coffea_processor.py": "# Sum: 21.0",  # 21 jets above 300 GeV with candidates in pfnano.root
     "detector_card.py": "cards: atlas_like, cms, cms_parametric, coarse\ncms: 3.8 T field, tracker radius 1290.0 mm\npT =   1.0 GeV: tracking efficiency 0.70, sigma(d0) = 0.0753 mm",
     "feature_registry.py": "full21: 21 features",
     "features_from_files.py": "500 jets",
+    "finetune_policies.py": "63 tensors loaded, 2 newly initialised, 0 refused for their shape",
     "generate_on_cluster.py": "40 jets in 2 files; generated 40 jets",  # 20 QCD, 20 Tbqq
     "jetclass_processors.py": "jets: {'sample': 500}",
     "model_counts.py": "parameters: 60,922",  # the shipped full21 model's card

@@ -19,5 +19,6 @@ COMMANDS: tuple[str, ...] = (
     "tag",
     "scan",
     "fit",
+    "cka",
     "cards",
 )

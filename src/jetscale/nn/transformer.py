@@ -15,7 +15,7 @@ from torch import nn
 from jetscale.nn.config import ModelConfig
 
 
-def _additive_mask(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def additive_mask(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """(B, K) bool -> (B, 1, 1, K) additive mask: 0 for valid keys, a large negative otherwise.
 
     A finite value, not -inf: an empty jet then attends uniformly (no NaN), and its
@@ -125,16 +125,24 @@ class JetTransformer(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        batch = x.shape[0]
         valid = mask.to(torch.bool)
+        return self.classify(self.encode(x, valid), valid)
+
+    def encode(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Particle tokens ``(B, P, D)`` after the self-attention blocks (masked pretraining reads them)."""
         h = self.embed(x)  # (B, P, D)
-        particle_mask = _additive_mask(valid, h.dtype)
+        particle_mask = additive_mask(valid, h.dtype)
         for block in self.blocks:
             h = block(h, particle_mask)
+        return h
+
+    def classify(self, h: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, n_classes)``: the class token reads the particle tokens ``h``."""
+        batch = h.shape[0]
         with_cls = torch.cat(
             [torch.ones_like(valid[:, :1]), valid], dim=1
         )  # class token always valid
-        class_mask = _additive_mask(with_cls, h.dtype)
+        class_mask = additive_mask(with_cls, h.dtype)
         cls = self.class_token.expand(batch, -1, -1)  # (B, 1, D)
         for block in self.class_blocks:
             cls = block(cls, h, class_mask)
