@@ -34,6 +34,7 @@ EXPENSIVE = {
     "generate": "tests/generate/ and tests/test_cli.py (a few jets per class)",
     "features": "tests/test_cli.py",
     "train": "tests/train/ (tiny models, SIGKILL resume, DDP on CPU)",
+    "pretrain": "tests/transfer/test_pretrain.py (tiny backbones, resume, the command line)",
     "export": "tests/export/",
     "tag": "tests/test_cli.py (JetClass and the shared NanoAOD files)",
     "scan": "tests/jobs/ (sweeps on a local dask cluster)",

@@ -14,9 +14,10 @@ import pytest
 import xxhash
 
 from jetscale.io import JetFileError, write_jetclass
+from jetscale.io.identity import data_identity
 from jetscale.jobs.scan import _check_same_data
 from jetscale.scaling.sweep_config import SweepConfigError
-from jetscale.scaling.sweep_data import data_identity, tokens_per_jet
+from jetscale.scaling.sweep_data import tokens_per_jet
 
 
 def test_identity_is_the_files_content(tmp_path: Path, make_jets: Callable[..., ak.Array]) -> None:

@@ -281,9 +281,9 @@ def test_gpu_out_of_memory_is_reported_and_keeps_the_checkpoint(
     tmp_path: Path, data_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No GPU here: inject the exception torch raises on a CUDA OOM into the 13th forward pass.
-    from jetscale.train import loop
+    from jetscale.train import objective
 
-    real_build = loop.build_model
+    real_build = objective.build_model
     calls = {"n": 0}
 
     def build_with_oom(model_config: ModelConfig) -> torch.nn.Module:
@@ -300,7 +300,7 @@ def test_gpu_out_of_memory_is_reported_and_keeps_the_checkpoint(
         model.register_forward_pre_hook(hook)
         return model
 
-    monkeypatch.setattr(loop, "build_model", build_with_oom)
+    monkeypatch.setattr(objective, "build_model", build_with_oom)
     with pytest.raises(TrainingError, match=r"out of GPU memory at step 12 .* lower --batch-size"):
         train(config(data_file, tmp_path / "oom", eval_every=5))
     assert load_checkpoint(tmp_path / "oom" / "last.pt")["step"] == 10

@@ -15,6 +15,7 @@ COMMANDS: tuple[str, ...] = (
     "generate",
     "features",
     "train",
+    "pretrain",
     "export",
     "tag",
     "scan",

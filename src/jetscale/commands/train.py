@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from jetscale.features.registry import FEATURE_SETS
 
@@ -79,7 +80,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetscale.train import TrainConfig, train
+    from jetscale.train import train
+
+    config = config_from_args(args, "train")
+    if config is None:
+        return 2
+    line = train(config)
+    print(json.dumps(line, indent=2))
+    report_data_quality(Path(config.out), "train")
+    return 0
+
+
+def config_from_args(args: argparse.Namespace, command: str) -> Any:
+    """The ``TrainConfig`` of the options of :func:`add_arguments`; None after an error message."""
+    from jetscale.train import TrainConfig
     from jetscale.train.checkpoint import LAST_NAME
 
     overrides: dict[str, object] = {
@@ -99,24 +113,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         if "data" not in overrides or "out" not in overrides:
             print(
-                "jetscale train: error: --data and --out are required without --config",
+                f"jetscale {command}: error: --data and --out are required without --config",
                 file=sys.stderr,
             )
-            return 2
+            return None
         config = TrainConfig.from_dict(overrides)
     if args.no_resume and (Path(config.out) / LAST_NAME).exists():
         print(
-            f"jetscale train: error: {config.out} already has a checkpoint (drop --no-resume to continue it)",
+            f"jetscale {command}: error: {config.out} already has a checkpoint (drop --no-resume to continue it)",
             file=sys.stderr,
         )
-        return 2
-    line = train(config)
-    print(json.dumps(line, indent=2))
-    _report_data_quality(Path(config.out))
-    return 0
+        return None
+    return config
 
 
-def _report_data_quality(out: Path) -> None:
+def report_data_quality(out: Path, command: str) -> None:
     """One line on stderr when the readers dropped jets or constituents (stdout stays JSON)."""
     from jetscale.train.data_quality import DATA_QUALITY_NAME, summary_line
 
@@ -125,4 +136,4 @@ def _report_data_quality(out: Path) -> None:
         return
     line = summary_line(json.loads(path.read_text()))
     if line is not None:
-        print(f"jetscale train: {line} (details in {path})", file=sys.stderr)
+        print(f"jetscale {command}: {line} (details in {path})", file=sys.stderr)

@@ -34,10 +34,11 @@ from typing import Any
 from jetscale._optional import require
 from jetscale.dask_client import dask_client as _client
 from jetscale.io.atomic import atomic_path, write_json
+from jetscale.io.identity import data_identity
 from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
 from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
-from jetscale.scaling.sweep_data import count_jets, data_identity, prepare_data, tokens_per_jet
+from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
 from jetscale.train.config import TrainConfig
 
 log = logging.getLogger(__name__)

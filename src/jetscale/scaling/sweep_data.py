@@ -6,7 +6,8 @@ Training reads its files side by side in proportional-interleaving order
 shuffling anything beforehand: a sweep over 100M jets in 1,000 files needs no
 more memory than one over 100k.
 
-A sweep directory remembers its data by content (:func:`data_identity`: an
+A sweep directory remembers its data by content
+(:func:`~jetscale.io.identity.data_identity`: an
 xxHash of every file's bytes, in order), so finished points are reused only on
 the same jets, wherever the files were moved, and never on files that kept
 their names and sizes but changed.
@@ -18,22 +19,17 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import awkward as ak
 import numpy as np
-import xxhash  # uproot's own dependency: hashes at memory speed (blake2b is 30x slower)
 
-from jetscale.io import JetFileError, expand_paths, iterate_jets
+from jetscale.io import expand_paths, iterate_jets
 from jetscale.io.atomic import write_json
-from jetscale.io.errors import describe
 from jetscale.io.interleave import holdout_every, selected_size
 from jetscale.io.reader import count_entries
 from jetscale.scaling.sweep_config import DataSpec
 
 log = logging.getLogger(__name__)
-
-_HASH_BLOCK = 8 * 2**20
 
 
 def prepare_data(
@@ -82,35 +78,6 @@ def _generated(
             write_json(marker, wanted)
         paths.append(tuple(str(where / sample_file_name(c, detector, split_seed)) for c in classes))
     return paths[0], paths[1]
-
-
-def data_identity(
-    paths: Sequence[str], known: Sequence[dict[str, Any]] = ()
-) -> list[dict[str, Any]]:
-    """``{"file", "bytes", "mtime_ns", "xxh3_128"}`` of every file, in order.
-
-    A file whose resolved path, size and modification time match an entry of
-    ``known`` (the identity a previous run wrote) keeps that entry's hash, so a
-    restarted sweep does not read terabytes again; any other file is hashed.
-    """
-    cache = {(k["file"], k["bytes"], k["mtime_ns"]): k["xxh3_128"] for k in known}
-    identity = []
-    for path in paths:
-        resolved = Path(path).resolve()
-        try:
-            stat = resolved.stat()
-            key = (str(resolved), stat.st_size, stat.st_mtime_ns)
-            digest = cache.get(key)
-            if digest is None:
-                hasher = xxhash.xxh3_128()
-                with resolved.open("rb") as handle:
-                    while block := handle.read(_HASH_BLOCK):
-                        hasher.update(block)
-                digest = hasher.hexdigest()
-        except OSError as err:
-            raise JetFileError(path, f"cannot be read ({describe(err)})") from err
-        identity.append({"file": key[0], "bytes": key[1], "mtime_ns": key[2], "xxh3_128": digest})
-    return identity
 
 
 def count_jets(paths: Sequence[str], val_fraction: float | None = None) -> int:

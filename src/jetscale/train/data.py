@@ -60,6 +60,7 @@ class JetSource:
     holdout_every: int | None = None  # hold out every k-th jet of each file ...
     take_holdout: bool = False  # ... and yield those instead of the others
     chunk_jets: int = 20_000
+    require_labels: bool = True  # False for objectives that learn from the jets alone (MPM)
 
     def nominal_jets(self) -> int:
         """Jets this source yields according to file metadata (before data-quality drops)."""
@@ -85,7 +86,8 @@ class JetSource:
             if self.max_jets is not None:
                 chunk = chunk[: max(self.max_jets - emitted, 0)]
             if len(chunk):
-                _require_labels(chunk, self.paths)
+                if self.require_labels:
+                    _require_labels(chunk, self.paths)
                 emitted += len(chunk)
                 yield chunk
             if self.max_jets is not None and emitted >= self.max_jets:
@@ -165,6 +167,7 @@ def split_sources(
     val_fraction: float,
     val_max_jets: int,
     chunk_jets: int,
+    require_labels: bool = True,
 ) -> tuple[JetSource, JetSource]:
     """Training and validation sources: separate files, or every k-th jet held out."""
 
@@ -172,7 +175,14 @@ def split_sources(
         paths: Sequence[str], limit: int | None, every: int | None, holdout: bool
     ) -> JetSource:
         return JetSource(
-            tuple(paths), feature_set, max_particles, limit, every, holdout, chunk_jets
+            tuple(paths),
+            feature_set,
+            max_particles,
+            limit,
+            every,
+            holdout,
+            chunk_jets,
+            require_labels,
         )
 
     if val_data:

@@ -19,15 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from jetscale.io import QualityReport
 from jetscale.io.atomic import write_json
 from jetscale.io.lock import DirectoryLock
-from jetscale.metrics import one_vs_qcd_aucs
-from jetscale.nn import build_model, count_parameters, forward_flops, training_flops
+from jetscale.nn import training_flops
 from jetscale.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -45,6 +42,7 @@ from jetscale.train.metrics_file import (
     read_metrics,
     reconcile_metrics,
 )
+from jetscale.train.objective import Objective, Supervised
 from jetscale.train.schedule import get_lr
 
 log = logging.getLogger(__name__)
@@ -75,33 +73,16 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
 
 
-@torch.no_grad()
-def evaluate(
-    model: torch.nn.Module, data: Batch, device: torch.device, batch_size: int
-) -> dict[str, Any]:
-    """Loss, accuracy and one-vs-QCD AUCs on the whole fixed validation set."""
-    model.eval()
-    losses, probabilities = [], []
-    for start in range(0, len(data.label), batch_size):
-        x = torch.from_numpy(data.x[start : start + batch_size]).to(device)
-        mask = torch.from_numpy(data.mask[start : start + batch_size]).to(device)
-        label = torch.from_numpy(data.label[start : start + batch_size]).to(device)
-        logits = model(x, mask).float()
-        losses.append(F.cross_entropy(logits, label, reduction="sum").item())
-        probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
-    model.train()
-    prob = np.concatenate(probabilities)
-    return {
-        "val_loss": sum(losses) / len(data.label),
-        "val_accuracy": float((prob.argmax(axis=1) == data.label).mean()),
-        "val_auc": one_vs_qcd_aucs(prob, data.label),
-    }
-
-
 def train(
-    config: TrainConfig, resume: bool = True, stop_after_steps: int | None = None
+    config: TrainConfig,
+    resume: bool = True,
+    stop_after_steps: int | None = None,
+    objective: Objective | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) the run in ``config.out``; returns the final metrics line.
+
+    ``objective`` is what is learned (default: :class:`~jetscale.train.objective.Supervised`,
+    the tagger's classes); pretraining passes its own (:mod:`jetscale.transfer.pretrain`).
 
     ``stop_after_steps`` ends the process early after that many optimizer steps in
     this call (used to test resumption); the run is then resumable as if killed.
@@ -112,10 +93,12 @@ def train(
     main_rank = int(os.environ.get("RANK", "0")) == 0
     lock = DirectoryLock(config.out, "jetscale train") if main_rank else contextlib.nullcontext()
     with lock:
-        return _train(config, resume, stop_after_steps)
+        return _train(config, resume, stop_after_steps, objective or Supervised())
 
 
-def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> dict[str, Any]:
+def _train(
+    config: TrainConfig, resume: bool, stop_after_steps: int | None, objective: Objective
+) -> dict[str, Any]:
     """The training of :func:`train`, with the run directory held."""
     out = Path(config.out)
     ddp = Distributed.from_environment()
@@ -128,7 +111,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
     ddp.barrier()
     torch.manual_seed(config.seed)
 
-    model = build_model(config.model).to(device)
+    model = objective.build(config.model).to(device)
     optimizer = make_optimizer(model, config)
     train_source, val_source = split_sources(
         config.data,
@@ -139,6 +122,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
         config.val_fraction,
         config.val_max_jets,
         config.chunk_jets,
+        objective.needs_labels,
     )
     unique_jets = train_source.nominal_jets()
     # With W processes each step consumes W batches; a last incomplete group is dropped.
@@ -146,14 +130,14 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
     total_steps = steps_per_epoch * config.epochs
     val_quality, train_quality = QualityReport(), QualityReport()
     val_set = val_source.load_all(val_quality)
-    params = count_parameters(config.model)
+    non_embedding = non_embedding_parameters(model)
 
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "jets_seen": 0}
     state |= {"flops": 0.0, "flops_6nd": 0.0}
     state |= {"best_val_loss": math.inf, "wall_time_s": 0.0}
     if resume and (out / LAST).exists():
         checkpoint = load_checkpoint(out / LAST)
-        _check_matches(checkpoint, config, out / LAST)
+        _check_matches(checkpoint, config, out / LAST, objective)
         model.load_state_dict(checkpoint["model_state"])
         optimizer.load_state_dict(checkpoint["optimizer_state"])
         torch.set_rng_state(checkpoint["rng_state"])
@@ -175,6 +159,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
     def evaluate_and_save(loss: torch.Tensor, lr: float) -> dict[str, Any]:
         return _evaluate_and_save(
             model,
+            objective,
             optimizer,
             config,
             val_set,
@@ -213,7 +198,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
             label = torch.from_numpy(batch.label).to(device)
             try:
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                    loss = F.cross_entropy(trained(x, mask).float(), label)
+                    loss = objective.loss(trained, x, mask, label, state["step"])
                 if not torch.isfinite(loss):
                     msg = (
                         f"non-finite training loss ({loss.item()}) at step {state['step']}; "
@@ -238,11 +223,12 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
             world = ddp.world_size
             state["jets_seen"] += world * len(batch.label)
             state["flops"] += (
-                world * 3.0 * forward_flops(config.model, batch.x.shape[1]) * len(batch.label)
+                world
+                * 3.0
+                * objective.forward_flops(config.model, batch.x.shape[1])
+                * len(batch.label)
             )
-            state["flops_6nd"] += world * training_flops(
-                params.non_embedding, float(batch.mask.sum())
-            )
+            state["flops_6nd"] += world * training_flops(non_embedding, float(batch.mask.sum()))
             steps_this_call += 1
             last_step = state["step"] == total_steps
             if (state["step"] % config.eval_every == 0 or last_step) and ddp.is_main:
@@ -267,6 +253,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None) -> d
 
 def _evaluate_and_save(
     model: torch.nn.Module,
+    objective: Objective,
     optimizer: torch.optim.Optimizer,
     config: TrainConfig,
     val_set: Batch,
@@ -278,7 +265,7 @@ def _evaluate_and_save(
     out: Path,
     steps_per_epoch: int,
 ) -> dict[str, Any]:
-    metrics = evaluate(model, val_set, device, config.batch_size)
+    metrics = objective.evaluate(model, val_set, device, config.batch_size)
     state["wall_time_s"] = time.perf_counter() - started
     improved = metrics["val_loss"] < state["best_val_loss"]
     if improved:
@@ -302,6 +289,7 @@ def _evaluate_and_save(
         "optimizer_state": optimizer.state_dict(),
         "rng_state": torch.get_rng_state(),
         "data_order": DATA_ORDER,
+        "objective": objective.describe(),
         **state,
     }
     # metrics first, then the checkpoint: a kill in between re-runs this evaluation on
@@ -332,7 +320,30 @@ def _check_or_write_config(out: Path, config: TrainConfig) -> None:
     write_json(path, config.to_dict())
 
 
-def _check_matches(checkpoint: dict[str, Any], config: TrainConfig, path: Path) -> None:
+def non_embedding_parameters(model: torch.nn.Module) -> int:
+    """N of the 6ND convention: trained parameters outside embeddings.
+
+    The input embedding (``embed``, or ``backbone.embed`` inside a pretraining
+    module) and lookup tables (MPM's mask tokens) are excluded, as Kaplan et al.
+    exclude embeddings; for a tagger this is
+    :func:`~jetscale.nn.count_parameters`'s ``non_embedding``.
+    """
+    return sum(
+        p.numel()
+        for name, p in model.named_parameters()
+        if name.removeprefix("backbone.").split(".")[0] not in ("embed", "mask_tokens")
+    )
+
+
+def _check_matches(
+    checkpoint: dict[str, Any], config: TrainConfig, path: Path, objective: Objective
+) -> None:
+    if checkpoint.get("objective", {"name": "supervised"}) != objective.describe():
+        msg = (
+            f"{path}: the run was started with objective {checkpoint.get('objective')}, "
+            f"not {objective.describe()}; use another --out"
+        )
+        raise CheckpointError(msg)
     if checkpoint["model_config"] != config.model.to_dict():
         msg = f"{path}: checkpoint model {checkpoint['model_config']} does not match the configured {config.model.to_dict()}"
         raise CheckpointError(msg)
@@ -360,4 +371,4 @@ def _forget_previous_run(out: Path) -> None:
             (out / name).unlink()
 
 
-__all__ = ["TrainingError", "evaluate", "make_optimizer", "select_device", "train"]
+__all__ = ["TrainingError", "make_optimizer", "select_device", "train"]

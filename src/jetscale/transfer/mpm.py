@@ -67,7 +67,8 @@ def choose_hidden(
     n_real = valid.sum(dim=1)
     count = torch.floor(fraction * n_real + 0.5).long()
     count = torch.minimum(torch.clamp(count, min=1), n_real - 1).clamp(min=0)
-    scores = torch.rand(valid.shape, generator=generator, device=valid.device)
+    where = generator.device if generator is not None else valid.device
+    scores = torch.rand(valid.shape, generator=generator, device=where).to(valid.device)
     scores = scores.masked_fill(~valid, 2.0)  # padded slots sort last: never chosen
     rank = scores.argsort(dim=1).argsort(dim=1)
     hidden = rank < count[:, None]

@@ -1,0 +1,59 @@
+"""``jetscale pretrain``: pretrain a backbone (supervised, masked particle modelling, or both)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from jetscale.commands import train as train_command
+
+HELP = "pretrain a backbone: supervised, masked particle modelling (mpm), or supervised+mpm"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    train_command.add_arguments(parser)
+    pretraining = parser.add_argument_group("pretraining")
+    pretraining.add_argument(
+        "--objective",
+        choices=["supervised", "mpm", "supervised+mpm"],
+        default="mpm",
+        help="what the backbone learns: the ten classes, masked particle modelling on the "
+        "jets alone, or both losses summed (default: %(default)s)",
+    )
+    pretraining.add_argument(
+        "--mpm-fraction",
+        type=float,
+        default=0.35,
+        help="share of each jet's real constituents hidden (default: %(default)s)",
+    )
+    pretraining.add_argument(
+        "--mpm-loss",
+        choices=["l1", "huber"],
+        default="l1",
+        help="regression loss of the hidden particles' continuous features (default: %(default)s)",
+    )
+    pretraining.add_argument(
+        "--decoder-layers",
+        type=int,
+        default=1,
+        help="self-attention blocks of the MPM decoder (default: %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from jetscale.transfer.pretrain import pretrain
+
+    config = train_command.config_from_args(args, "pretrain")
+    if config is None:
+        return 2
+    line = pretrain(
+        config,
+        args.objective,
+        fraction=args.mpm_fraction,
+        regression=args.mpm_loss,
+        decoder_layers=args.decoder_layers,
+    )
+    print(json.dumps(line, indent=2))
+    train_command.report_data_quality(Path(config.out), "pretrain")
+    return 0

@@ -1,0 +1,120 @@
+"""What a training run optimises: the module it trains, its loss, and how it is evaluated.
+
+The training loop (:mod:`jetscale.train.loop`) owns data, schedule, checkpoints,
+resumption, DDP and compute accounting; an :class:`Objective` owns the rest. The
+default is :class:`Supervised`, the tagger's cross-entropy over its classes.
+Pretraining objectives (masked particle modelling, in
+:mod:`jetscale.transfer.pretrain`) plug in here, so they inherit everything the
+loop guarantees.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from jetscale.metrics import one_vs_qcd_aucs
+from jetscale.nn import ModelConfig, build_model, forward_flops
+from jetscale.train.data import Batch
+
+
+class Objective(Protocol):
+    """The parts of training that depend on what is learned."""
+
+    @property
+    def name(self) -> str:
+        """The objective's name, as ``jetscale pretrain --objective`` spells it."""
+        ...
+
+    @property
+    def needs_labels(self) -> bool:
+        """Whether the loss reads the jets' classes (unlabelled files are refused if so)."""
+        ...
+
+    def build(self, config: ModelConfig) -> torch.nn.Module:
+        """The module the loop trains (and checkpoints)."""
+        ...
+
+    def loss(
+        self,
+        module: torch.nn.Module,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        label: torch.Tensor,
+        step: int,
+    ) -> torch.Tensor:
+        """The training loss of one batch at optimizer step ``step`` (deterministic given it)."""
+        ...
+
+    def evaluate(
+        self, module: torch.nn.Module, data: Batch, device: torch.device, batch_size: int
+    ) -> dict[str, Any]:
+        """Validation metrics; ``val_loss`` chooses ``best.pt``."""
+        ...
+
+    def forward_flops(self, config: ModelConfig, n_particles: int) -> float:
+        """Forward FLOPs of the trained module for one jet of ``n_particles`` slots."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the checkpoint records of the objective (a resumed run must match it)."""
+        ...
+
+
+class Supervised:
+    """Cross-entropy over the tagger's classes: ``jetscale train``."""
+
+    name = "supervised"
+    needs_labels = True
+
+    def build(self, config: ModelConfig) -> torch.nn.Module:
+        return build_model(config)
+
+    def loss(
+        self,
+        module: torch.nn.Module,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        label: torch.Tensor,
+        step: int,
+    ) -> torch.Tensor:
+        return F.cross_entropy(module(x, mask).float(), label)
+
+    @torch.no_grad()
+    def evaluate(
+        self, module: torch.nn.Module, data: Batch, device: torch.device, batch_size: int
+    ) -> dict[str, Any]:
+        return classification_metrics(module, data, device, batch_size)
+
+    def forward_flops(self, config: ModelConfig, n_particles: int) -> float:
+        return float(forward_flops(config, n_particles))
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@torch.no_grad()
+def classification_metrics(
+    model: torch.nn.Module, data: Batch, device: torch.device, batch_size: int
+) -> dict[str, Any]:
+    """Loss, accuracy and one-vs-QCD AUCs of a classifier on the whole fixed validation set."""
+    was_training = model.training
+    model.eval()
+    losses, probabilities = [], []
+    for start in range(0, len(data.label), batch_size):
+        x = torch.from_numpy(data.x[start : start + batch_size]).to(device)
+        mask = torch.from_numpy(data.mask[start : start + batch_size]).to(device)
+        label = torch.from_numpy(data.label[start : start + batch_size]).to(device)
+        logits = model(x, mask).float()
+        losses.append(F.cross_entropy(logits, label, reduction="sum").item())
+        probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
+    model.train(was_training)
+    prob = np.concatenate(probabilities)
+    return {
+        "val_loss": sum(losses) / len(data.label),
+        "val_accuracy": float((prob.argmax(axis=1) == data.label).mean()),
+        "val_auc": one_vs_qcd_aucs(prob, data.label),
+    }
