@@ -35,6 +35,7 @@ EXPENSIVE = {
     "features": "tests/test_cli.py",
     "train": "tests/train/ (tiny models, SIGKILL resume, DDP on CPU)",
     "pretrain": "tests/transfer/test_pretrain.py (tiny backbones, resume, the command line)",
+    "finetune": "tests/transfer/test_finetune_run.py (policies through the loop, the command line)",
     "export": "tests/export/",
     "tag": "tests/test_cli.py (JetClass and the shared NanoAOD files)",
     "scan": "tests/jobs/ (sweeps on a local dask cluster)",

@@ -16,6 +16,7 @@ COMMANDS: tuple[str, ...] = (
     "features",
     "train",
     "pretrain",
+    "finetune",
     "export",
     "tag",
     "scan",

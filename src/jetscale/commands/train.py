@@ -91,15 +91,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def config_from_args(args: argparse.Namespace, command: str) -> Any:
-    """The ``TrainConfig`` of the options of :func:`add_arguments`; None after an error message."""
+def config_from_args(
+    args: argparse.Namespace, command: str, model_base: dict[str, Any] | None = None
+) -> Any:
+    """The ``TrainConfig`` of the options of :func:`add_arguments`; None after an error message.
+
+    ``model_base``: model settings the options override (a backbone's, for fine-tuning).
+    """
     from jetscale.train import TrainConfig
     from jetscale.train.checkpoint import LAST_NAME
 
     overrides: dict[str, object] = {
         k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None
     }
-    overrides["model"] = {
+    overrides["model"] = dict(model_base or {}) | {
         v: getattr(args, k) for k, v in MODEL_OPTIONS.items() if getattr(args, k) is not None
     }
     if args.data:

@@ -42,7 +42,7 @@ from jetscale.train.metrics_file import (
     read_metrics,
     reconcile_metrics,
 )
-from jetscale.train.objective import Objective, Supervised
+from jetscale.train.objective import Objective, Supervised, make_optimizer
 from jetscale.train.schedule import get_lr
 
 log = logging.getLogger(__name__)
@@ -60,17 +60,6 @@ def select_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay only on matrices (not biases, norms or the class token)."""
-    decay = [p for p in model.parameters() if p.dim() >= 2 and p.shape[0] > 1]
-    no_decay = [p for p in model.parameters() if not (p.dim() >= 2 and p.shape[0] > 1)]
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
 
 
 def train(
@@ -112,7 +101,7 @@ def _train(
     torch.manual_seed(config.seed)
 
     model = objective.build(config.model).to(device)
-    optimizer = make_optimizer(model, config)
+    optimizer = objective.optimizer(model, config)
     train_source, val_source = split_sources(
         config.data,
         config.val_data,
@@ -191,8 +180,7 @@ def _train(
             lr = get_lr(
                 state["step"], total_steps, config.lr, config.warmup_steps, config.min_lr_ratio
             )
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            objective.set_learning_rate(optimizer, lr, state["step"])
             x = torch.from_numpy(batch.x).to(device)
             mask = torch.from_numpy(batch.mask).to(device)
             label = torch.from_numpy(batch.label).to(device)

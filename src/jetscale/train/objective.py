@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from jetscale.metrics import one_vs_qcd_aucs
 from jetscale.nn import ModelConfig, build_model, forward_flops
+from jetscale.train.config import TrainConfig
 from jetscale.train.data import Batch
 
 
@@ -59,6 +60,14 @@ class Objective(Protocol):
         """Forward FLOPs of the trained module for one jet of ``n_particles`` slots."""
         ...
 
+    def optimizer(self, module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+        """The optimizer of the trained module (its parameter groups say what trains how)."""
+        ...
+
+    def set_learning_rate(self, optimizer: torch.optim.Optimizer, lr: float, step: int) -> None:
+        """Set every group's learning rate for optimizer step ``step`` from the schedule's ``lr``."""
+        ...
+
     def describe(self) -> dict[str, Any]:
         """What the checkpoint records of the objective (a resumed run must match it)."""
         ...
@@ -92,8 +101,31 @@ class Supervised:
     def forward_flops(self, config: ModelConfig, n_particles: int) -> float:
         return float(forward_flops(config, n_particles))
 
+    def optimizer(self, module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+        return make_optimizer(module, config)
+
+    def set_learning_rate(self, optimizer: torch.optim.Optimizer, lr: float, step: int) -> None:
+        set_uniform_learning_rate(optimizer, lr)
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay only on matrices (not biases, norms or the class token)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2 and p.shape[0] > 1]
+    no_decay = [p for p in model.parameters() if not (p.dim() >= 2 and p.shape[0] > 1)]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
+
+
+def set_uniform_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """The schedule's learning rate for every parameter group."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 @torch.no_grad()

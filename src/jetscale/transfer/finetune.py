@@ -34,10 +34,18 @@ learning rate; :func:`apply_learning_rates` sets it every step.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import torch
+
+from jetscale.io.atomic import write_json
+from jetscale.nn import ModelConfig
+
+log = logging.getLogger(__name__)
 
 Policy = Literal[
     "scratch", "linear-probe", "frozen-then-unfreeze", "full", "layer-decay", "embedding-and-head"
@@ -142,7 +150,7 @@ def parameter_groups(
     backbone's is ``1 / head_lr_multiplier``. With ``frozen-then-unfreeze`` the
     backbone groups carry ``freeze_steps`` and ``ramp_steps`` (see
     :func:`backbone_scale`). Weight decay applies to matrices only, as in
-    :func:`jetscale.train.loop.make_optimizer`.
+    :func:`jetscale.train.objective.make_optimizer`.
     """
     if policy not in POLICIES:
         msg = f"unknown fine-tuning policy {policy!r}; known: {', '.join(POLICIES)}"
@@ -219,3 +227,167 @@ def apply_learning_rates(optimizer: torch.optim.Optimizer, lr: float, step: int)
 def trainable(parameters: Iterable[tuple[str, torch.nn.Parameter]]) -> list[str]:
     """Names of the parameters that receive gradients."""
     return [name for name, p in parameters if p.requires_grad]
+
+
+class FineTuneObjective:
+    """The training loop's objective for fine-tuning a backbone with a policy (``jetscale finetune``).
+
+    The model has the backbone's architecture and inputs; the backbone's
+    weights are loaded (all but the head; none for ``scratch``), the load report
+    is logged and written to ``report_path``, and the policy decides what trains
+    at which learning rate, step by step.
+    """
+
+    name = "finetune"
+    needs_labels = True
+
+    def __init__(
+        self,
+        backbone: str | os.PathLike[str],
+        policy: Policy,
+        report_path: str | os.PathLike[str] | None = None,
+        head_lr_multiplier: float = 1.0,
+        layer_decay: float = 0.75,
+        freeze_steps: int = 0,
+        ramp_steps: int = 0,
+    ) -> None:
+        from jetscale.transfer.pretrain import backbone_state
+
+        if policy not in POLICIES:
+            msg = f"unknown fine-tuning policy {policy!r}; known: {', '.join(POLICIES)}"
+            raise ValueError(msg)
+        self.backbone_path = Path(backbone)
+        self.backbone_config, self.backbone_weights = backbone_state(backbone)
+        self.policy: Policy = policy
+        self.report_path = Path(report_path) if report_path is not None else None
+        self.settings = {
+            "head_lr_multiplier": head_lr_multiplier,
+            "layer_decay": layer_decay,
+            "freeze_steps": freeze_steps,
+            "ramp_steps": ramp_steps,
+        }
+        self.report: LoadReport | None = None
+
+    def check_compatible(self, config: ModelConfig) -> None:
+        """The fine-tuned model must be the backbone's (but for its number of classes)."""
+        theirs = self.backbone_config.to_dict()
+        ours = config.to_dict()
+        differ = [k for k in theirs if k not in ("n_classes", "dropout") and theirs[k] != ours[k]]
+        if differ:
+            detail = ", ".join(f"{k}: backbone {theirs[k]!r}, model {ours[k]!r}" for k in differ)
+            msg = f"{self.backbone_path}: the backbone does not fit the model ({detail})"
+            raise ValueError(msg)
+
+    def build(self, config: ModelConfig) -> torch.nn.Module:
+        from jetscale.nn import build_model
+
+        self.check_compatible(config)
+        model = build_model(config)
+        if self.policy == "scratch":
+            ours = tuple(model.state_dict())
+            self.report = LoadReport((), ours, (), tuple(sorted(self.backbone_weights)))
+        else:
+            self.report = load_backbone(model, self.backbone_weights)
+        log.info("%s: %s", self.backbone_path, self.report.summary())
+        if self.report_path is not None and int(os.environ.get("RANK", "0")) == 0:
+            write_json(
+                self.report_path,
+                {
+                    "backbone": str(self.backbone_path),
+                    "policy": self.policy,
+                    **self.report.to_dict(),
+                },
+            )
+        return model
+
+    def loss(
+        self,
+        module: torch.nn.Module,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        label: torch.Tensor,
+        step: int,
+    ) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(module(x, mask).float(), label)
+
+    def evaluate(
+        self, module: torch.nn.Module, data: Any, device: torch.device, batch_size: int
+    ) -> dict[str, Any]:
+        from jetscale.train.objective import classification_metrics
+
+        return classification_metrics(module, data, device, batch_size)
+
+    def forward_flops(self, config: ModelConfig, n_particles: int) -> float:
+        from jetscale.nn import forward_flops
+
+        return float(forward_flops(config, n_particles))
+
+    def optimizer(self, module: torch.nn.Module, config: Any) -> torch.optim.Optimizer:
+        groups = parameter_groups(
+            module,
+            self.policy,
+            config.weight_decay,
+            float(self.settings["head_lr_multiplier"]),
+            float(self.settings["layer_decay"]),
+            int(self.settings["freeze_steps"]),
+            int(self.settings["ramp_steps"]),
+        )
+        return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
+
+    def set_learning_rate(self, optimizer: torch.optim.Optimizer, lr: float, step: int) -> None:
+        apply_learning_rates(optimizer, lr, step)
+
+    def describe(self) -> dict[str, Any]:
+        from jetscale.io.identity import data_identity
+
+        (identity,) = data_identity([str(self._checkpoint_file())])
+        return {
+            "name": self.name,
+            "policy": self.policy,
+            "backbone": identity["file"],
+            "backbone_xxh3_128": identity["xxh3_128"],
+            **self.settings,
+        }
+
+    def _checkpoint_file(self) -> Path:
+        from jetscale.train.checkpoint import BEST_NAME, LAST_NAME
+
+        path = self.backbone_path
+        if path.is_dir():
+            return path / BEST_NAME if (path / BEST_NAME).exists() else path / LAST_NAME
+        return path
+
+
+#: The load report of a fine-tuning run, in its run directory.
+LOAD_REPORT_NAME = "load_report.json"
+
+
+def finetune(
+    config: Any,
+    backbone: str | os.PathLike[str],
+    policy: Policy = "full",
+    head_lr_multiplier: float = 1.0,
+    layer_decay: float = 0.75,
+    freeze_steps: int = 0,
+    ramp_steps: int = 0,
+    resume: bool = True,
+    stop_after_steps: int | None = None,
+) -> dict[str, Any]:
+    """Fine-tune ``backbone`` (a pretraining run or checkpoint) with ``policy``; the last metrics line.
+
+    ``config`` is a :class:`~jetscale.train.TrainConfig` whose model is the
+    backbone's (a mismatch is an error naming the backbone, before any step).
+    """
+    from jetscale.train import train
+
+    objective = FineTuneObjective(
+        backbone,
+        policy,
+        Path(config.out) / LOAD_REPORT_NAME,
+        head_lr_multiplier,
+        layer_decay,
+        freeze_steps,
+        ramp_steps,
+    )
+    objective.check_compatible(config.model)
+    return train(config, resume, stop_after_steps, objective=objective)

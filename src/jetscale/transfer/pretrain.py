@@ -45,7 +45,12 @@ from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, loa
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import Batch
 from jetscale.train.loop import train
-from jetscale.train.objective import Supervised, classification_metrics
+from jetscale.train.objective import (
+    Supervised,
+    classification_metrics,
+    make_optimizer,
+    set_uniform_learning_rate,
+)
 from jetscale.transfer.mpm import DEFAULT_FRACTION, MaskedParticleModel, choose_hidden, mpm_loss
 
 ObjectiveName = Literal["supervised", "mpm", "supervised+mpm"]
@@ -155,6 +160,12 @@ class MaskedObjective:
         encoder = whole - config.n_class_layers * class_block - 2 * d * config.n_classes
         decoder = self.decoder_layers * block + 2 * n * d * config.n_features  # blocks, heads
         return float(encoder + decoder + (whole if self.with_supervised else 0))
+
+    def optimizer(self, module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+        return make_optimizer(module, config)
+
+    def set_learning_rate(self, optimizer: torch.optim.Optimizer, lr: float, step: int) -> None:
+        set_uniform_learning_rate(optimizer, lr)
 
     def describe(self) -> dict[str, Any]:
         return {
