@@ -31,23 +31,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jetscale.io import read_jets, write_jetclass
+from _sample import sample_jets  # benchmarks/_sample.py: the benchmarks' default jets
+from jetscale.io import write_jetclass
 from jetscale.nn import ModelConfig, build_model
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import JetSource
 from jetscale.train.loop import make_optimizer
 
 SMALL = ModelConfig(d_model=64, n_layers=3, n_heads=4, ff_ratio=4, n_class_layers=1)
-
-
-def sample(spec: list[str] | None) -> ak.Array:
-    if spec:
-        return read_jets(spec)
-    from jetscale.generate import generate
-
-    out = tempfile.mkdtemp(prefix="jetscale-bench-")
-    classes = ["QCD", "Hbb", "Tbqq", "Wqq"]
-    return read_jets(generate(out, classes, 60, seed=9, workers=2, progress=False).files)
 
 
 def write_both(jets: ak.Array, per_class: int, where: Path) -> tuple[list[str], list[str]]:
@@ -108,7 +99,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    jets = sample(args.sample)
+    jets = sample_jets(args.sample, ("QCD", "Hbb", "Tbqq", "Wqq"), 60)
     with tempfile.TemporaryDirectory(prefix="jetscale-interleave-") as tmp:
         class_files, shuffled = write_both(jets, args.jets_per_class, Path(tmp))
         n = len(class_files) * args.jets_per_class

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -25,9 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from _sample import sample_jets  # benchmarks/_sample.py: the benchmarks' default jets
 from jetscale.features import build_features
 from jetscale.features.registry import FEATURE_SETS
-from jetscale.io import read_jets
 from jetscale.nn import ModelConfig, build_model
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import trimmed
@@ -35,15 +34,6 @@ from jetscale.train.loop import make_optimizer
 from jetscale.transfer.mpm import DEFAULT_FRACTION, MaskedParticleModel, choose_hidden, mpm_loss
 
 CONFIG = ModelConfig(d_model=64, n_layers=3, n_heads=4, ff_ratio=4, n_class_layers=1)
-
-
-def sample(spec: list[str] | None) -> ak.Array:
-    if spec:
-        return read_jets(spec)
-    from jetscale.generate import generate
-
-    out = tempfile.mkdtemp(prefix="jetscale-bench-")
-    return read_jets(generate(out, ["QCD", "Tbqq"], 100, seed=9, workers=2, progress=False).files)
 
 
 def main() -> None:
@@ -56,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     device = torch.device(args.device)
-    jets = sample(args.sample)
+    jets = sample_jets(args.sample)
     x, mask = build_features(jets, CONFIG.feature_set, CONFIG.max_particles)
     label = ak.to_numpy(jets["label"]).astype(np.int64)
     rng = np.random.default_rng(0)

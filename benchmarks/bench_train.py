@@ -13,7 +13,6 @@ FLOP/s of the card (``--peak-tflops``; 989 for an H100 SXM, dense).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
 import awkward as ak
@@ -21,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from _sample import sample_jets  # benchmarks/_sample.py: the benchmarks' default jets
 from jetscale.features import build_features
-from jetscale.io import read_jets
 from jetscale.nn import ModelConfig, build_model, count_parameters, forward_flops
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import trimmed
@@ -38,15 +37,6 @@ SIZES = {
 }
 
 
-def load(spec: list[str] | None) -> ak.Array:
-    if spec:
-        return read_jets(spec)
-    from jetscale.generate import generate
-
-    out = tempfile.mkdtemp(prefix="jetscale-bench-")
-    return read_jets(generate(out, ["QCD", "Tbqq"], 100, seed=9, workers=2, progress=False).files)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sample", nargs="+")
@@ -58,7 +48,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     device = torch.device(args.device)
-    jets = load(args.sample)
+    jets = sample_jets(args.sample)
     x, mask = build_features(jets, "full21", 128)
     label = ak.to_numpy(jets["label"]).astype(np.int64)
     rng = np.random.default_rng(0)

@@ -44,6 +44,7 @@ import torch
 
 from jetscale.io.atomic import write_json
 from jetscale.nn import ModelConfig
+from jetscale.train.objective import Supervised
 
 log = logging.getLogger(__name__)
 
@@ -229,17 +230,17 @@ def trainable(parameters: Iterable[tuple[str, torch.nn.Parameter]]) -> list[str]
     return [name for name, p in parameters if p.requires_grad]
 
 
-class FineTuneObjective:
+class FineTuneObjective(Supervised):
     """The training loop's objective for fine-tuning a backbone with a policy (``jetscale finetune``).
 
     The model has the backbone's architecture and inputs; the backbone's
     weights are loaded (all but the head; none for ``scratch``), the load report
     is logged and written to ``report_path``, and the policy decides what trains
-    at which learning rate, step by step.
+    at which learning rate, step by step. The loss, validation and FLOPs are the
+    tagger's (:class:`~jetscale.train.objective.Supervised`).
     """
 
     name = "finetune"
-    needs_labels = True
 
     def __init__(
         self,
@@ -299,28 +300,6 @@ class FineTuneObjective:
                 },
             )
         return model
-
-    def loss(
-        self,
-        module: torch.nn.Module,
-        x: torch.Tensor,
-        mask: torch.Tensor,
-        label: torch.Tensor,
-        step: int,
-    ) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(module(x, mask).float(), label)
-
-    def evaluate(
-        self, module: torch.nn.Module, data: Any, device: torch.device, batch_size: int
-    ) -> dict[str, Any]:
-        from jetscale.train.objective import classification_metrics
-
-        return classification_metrics(module, data, device, batch_size)
-
-    def forward_flops(self, config: ModelConfig, n_particles: int) -> float:
-        from jetscale.nn import forward_flops
-
-        return float(forward_flops(config, n_particles))
 
     def optimizer(self, module: torch.nn.Module, config: Any) -> torch.optim.Optimizer:
         groups = parameter_groups(
