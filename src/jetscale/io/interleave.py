@@ -49,6 +49,7 @@ from jetscale.io.errors import JetFileError
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import QualityReport
 from jetscale.io.reader import count_entries, iterate_jets
+from jetscale.task import Task
 
 #: Jets held in read-ahead buffers, over all files together.
 READ_BUFFER_JETS = 100_000
@@ -65,9 +66,11 @@ class _FileStream:
         fields: Sequence[str] | None,
         report: QualityReport | None,
         holdout: tuple[int, bool] | None,
+        task: Task | None,
     ) -> None:
         self.path, self.size = path, size
-        self._chunks = _selected(iterate_jets(path, step, fields, report=report), holdout)
+        chunks = iterate_jets(path, step, fields, report=report, task=task)
+        self._chunks = _selected(chunks, holdout)
         self._buffer: list[ak.Array] = []
         self.buffered = 0
         self.taken = 0  # jets handed out so far: the next jet's index j
@@ -100,6 +103,7 @@ def interleave_jets(
     read_buffer_jets: int = READ_BUFFER_JETS,
     holdout_every: int | None = None,
     take_holdout: bool = False,
+    task: Task | None = None,
 ) -> Iterator[ak.Array]:
     """The jets of ``paths`` in proportional-interleaving order, ``window_jets`` at a time.
 
@@ -109,7 +113,7 @@ def interleave_jets(
     the interleaved stream would alias with its class pattern (four files of
     equal size and k = 10 hold out two classes only). Files whose jets cannot be
     concatenated with the first file's (another layout) are refused with a
-    :class:`JetFileError` naming both.
+    :class:`JetFileError` naming both. ``label`` indexes ``task``'s classes.
     """
     if window_jets < 1:
         msg = f"window_jets must be >= 1, got {window_jets}"
@@ -125,7 +129,7 @@ def interleave_jets(
     for path, size in zip(files, sizes, strict=True):
         share = math.ceil(window_jets * size / total)
         step = min(max(per_file_buffer, 2 * share + 2), max(size, 1))
-        streams.append(_FileStream(path, size, step, constituent_fields, report, holdout))
+        streams.append(_FileStream(path, size, step, constituent_fields, report, holdout, task))
     schema_of: tuple[Path, ak.types.Type] | None = None
     while True:
         window = _next_window(streams, window_jets, total)

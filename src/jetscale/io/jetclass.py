@@ -24,6 +24,7 @@ from jetscale.io.chunks import concatenate_chunks
 from jetscale.io.errors import JetFileError, describe, empty_file
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport, clean_jets
+from jetscale.task import JETCLASS, LABEL_PREFIX, Task
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def iterate_jetclass(
     constituent_fields: Sequence[str] | None = None,
     on_invalid: OnInvalid = "drop",
     report: QualityReport | None = None,
+    task: Task | None = None,
 ) -> Iterator[ak.Array]:
     """Yield chunks of jets in the internal layout from JetClass ROOT files.
 
@@ -45,7 +47,8 @@ def iterate_jetclass(
     those. ``step_size`` is entries (int) or memory (``"100 MB"``) per chunk.
     ``constituent_fields`` restricts (and requires) the ``part_*`` branches read;
     by default all sixteen are required. Invalid values are handled as documented
-    in :mod:`jetscale.io.quality` and counted in ``report``.
+    in :mod:`jetscale.io.quality` and counted in ``report``. ``label`` is the index
+    of each jet's class in ``task`` (default: JetClass's ten; see :mod:`jetscale.task`).
     """
     fields = (
         tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
@@ -55,7 +58,7 @@ def iterate_jetclass(
             msg = f"unknown constituent field {field!r}; known: {', '.join(schema.CONSTITUENT_FIELDS)}"
             raise ValueError(msg)
     for path in expand_paths(paths):
-        yield from _iterate_file(path, step_size, fields, on_invalid, report)
+        yield from _iterate_file(path, step_size, fields, on_invalid, report, task)
 
 
 def read_jetclass(
@@ -63,9 +66,12 @@ def read_jetclass(
     constituent_fields: Sequence[str] | None = None,
     on_invalid: OnInvalid = "drop",
     report: QualityReport | None = None,
+    task: Task | None = None,
 ) -> ak.Array:
     """Read whole JetClass files into one array (for small samples; use iterate otherwise)."""
-    chunks = iterate_jetclass(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report)
+    chunks = iterate_jetclass(
+        paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report, task
+    )
     return concatenate_chunks(chunks, paths)
 
 
@@ -95,17 +101,18 @@ def _iterate_file(
     fields: Sequence[str],
     on_invalid: OnInvalid,
     report: QualityReport | None,
+    task: Task | None,
 ) -> Iterator[ak.Array]:
     tree = open_tree(path)
     available = set(tree.keys())
-    wanted = [f"part_{f}" for f in fields] + list(schema.JET_BRANCHES + schema.LABEL_BRANCHES)
-    branches = [b for b in wanted if b in available]
+    wanted = [f"part_{f}" for f in fields] + list(schema.JET_BRANCHES)
+    branches = [b for b in wanted if b in available] + label_branches(available)
     # The checks every reader shares (check_branch_types), on the types of zero
     # entries: a missing or mistyped branch is named before any data is read.
-    check_branch_types(_zero_entries(path, tree, branches), fields, path)
+    check_branch_types(_zero_entries(path, tree, branches), fields, path, task)
     try:
         for arrays in tree.iterate(branches, step_size=step_size, library="ak"):
-            jets = jets_from_branches(arrays, fields, source=path)
+            jets = jets_from_branches(arrays, fields, source=path, task=task)
             yield clean_jets(jets, str(path), on_invalid, report)
     except JetFileError:
         raise
@@ -127,31 +134,47 @@ def _zero_entries(path: Path, tree: Any, branches: Sequence[str]) -> ak.Array:
         raise JetFileError(path, f"cannot read the branches ({describe(err)})") from err
 
 
+def label_branches(names: Iterable[str]) -> list[str]:
+    """The ``label_*`` branches among ``names``: JetClass's ten in order, then others sorted."""
+    present = {n for n in names if n.startswith(LABEL_PREFIX)}
+    ten = [b for b in schema.LABEL_BRANCHES if b in present]
+    return ten + sorted(present - set(ten))
+
+
 def jets_from_branches(
-    arrays: Any, constituent_fields: Sequence[str] | None = None, *, source: object = "input"
+    arrays: Any,
+    constituent_fields: Sequence[str] | None = None,
+    *,
+    source: object = "input",
+    task: Task | None = None,
 ) -> Any:
     """Map JetClass branches (``part_*``, ``jet_*``, ``label_*``) to the internal layout.
 
     Pure awkward, so it works on eager arrays, coffea's virtual arrays (e.g.
     ``NanoEventsFactory.from_root({path: "tree"}, schemaclass=BaseSchema)``),
-    typetracers and dask-awkward collections alike. Labels become an int32 class
-    index (-1 when the input carries no ``label_*`` branches).
+    typetracers and dask-awkward collections alike. Labels become an int32 index
+    into ``task``'s classes (default JetClass's ten): -1 when the input carries no
+    ``label_*`` branches, or for jets of a class outside the task (see
+    :mod:`jetscale.task`; a task branch the input lacks holds no jet of it).
 
     Every reader of JetClass branches goes through the same checks here, before
     any value is used: the branches are present, ``part_*`` are jagged numeric,
     ``jet_*`` and ``label_*`` numeric scalars (from the array types, so lazily for
     every backend), and, where values are at hand (eager and coffea-virtual
-    arrays), every jet is one-hot over ``label_*``. A failure raises
+    arrays), every jet is one-hot over all its ``label_*`` branches (the ten and any
+    others, such as a generated ``label_Xbb_m60``). A failure raises
     :class:`~jetscale.io.errors.JetFileError` naming ``source`` (the file), the
     branch and the problem.
     """
     fields = (
         tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
     )
+    task = task or JETCLASS
     present = set(ak.fields(arrays))
-    check_branch_types(arrays, fields, source)
-    if all(branch in present for branch in schema.LABEL_BRANCHES) and _has_values(arrays):
-        _check_one_hot(source, arrays, schema.LABEL_BRANCHES)
+    check_branch_types(arrays, fields, source, task)
+    labels_present = label_branches(present)
+    if labels_present and _has_values(arrays):
+        _check_one_hot(source, arrays, labels_present)
     constituents = {
         field: ak.values_astype(
             arrays[f"part_{field}"],
@@ -164,14 +187,13 @@ def jets_from_branches(
         for field, branch in zip(schema.JET_FIELDS, schema.JET_BRANCHES, strict=True)
         if branch in present
     }
-    if all(branch in present for branch in schema.LABEL_BRANCHES):
-        label = None
-        for index, branch in enumerate(schema.LABEL_BRANCHES):
-            term = ak.values_astype(arrays[branch] != 0, np.int32) * index
-            label = term if label is None else label + term
-        content["label"] = label
-    else:
-        content["label"] = ak.values_astype(ak.zeros_like(arrays["jet_pt"]), np.int32) - 1
+    # One-hot labels: the sum of (class index + 1) over the set task branches, minus 1,
+    # is the class index, or -1 where no task branch is set.
+    label = ak.values_astype(ak.zeros_like(arrays["jet_pt"]), np.int32) - 1
+    for branch, index in task.class_of_branch().items():
+        if branch in present:
+            label = label + ak.values_astype(arrays[branch] != 0, np.int32) * (index + 1)
+    content["label"] = label
     content["constituents"] = ak.zip(constituents)
     return ak.zip(content, depth_limit=1)
 
@@ -182,12 +204,15 @@ _NUMERIC_PRIMITIVES = frozenset(
 )
 
 
-def check_branch_types(arrays: Any, constituent_fields: Sequence[str], source: object) -> None:
+def check_branch_types(
+    arrays: Any, constituent_fields: Sequence[str], source: object, task: Task | None = None
+) -> None:
     """Refuse missing or mistyped branches from the array types alone (no values are read).
 
     ``part_<field>`` for each of ``constituent_fields`` and ``jet_pt``, ``jet_eta``,
-    ``jet_phi``, ``jet_energy`` must be present, and either all ``label_*`` branches
-    or none; ``part_*`` must be jagged numeric lists, ``jet_*`` and ``label_*``
+    ``jet_phi``, ``jet_energy`` must be present, and, for JetClass's ten-class task,
+    either all ten ``label_*`` branches or none (other tasks read a missing branch as
+    "no jet of this class here", see :mod:`jetscale.task`); ``part_*`` must be jagged numeric lists, ``jet_*`` and ``label_*``
     numeric scalars per jet. Works for eager, coffea-virtual, typetracer and
     dask-awkward arrays, and is the one check of every reader: the file reader runs
     it on zero entries before reading, the coffea processors on each chunk.
@@ -198,7 +223,7 @@ def check_branch_types(arrays: Any, constituent_fields: Sequence[str], source: o
         if branch not in present:
             raise JetFileError(source, "branch missing", branch)
     labels = [b for b in schema.LABEL_BRANCHES if b in present]
-    if labels and len(labels) != len(schema.LABEL_BRANCHES):
+    if (task is None or task.is_jetclass) and labels and len(labels) != len(schema.LABEL_BRANCHES):
         # Some labels but not all: the jets of the missing classes would be taken as
         # another class or as unlabelled.
         missing = sorted(set(schema.LABEL_BRANCHES) - set(labels))
@@ -208,7 +233,7 @@ def check_branch_types(arrays: Any, constituent_fields: Sequence[str], source: o
     for branch in sorted(present):
         if branch.startswith("part_") and branch.removeprefix("part_") in constituent_fields:
             jagged = True
-        elif branch in schema.JET_BRANCHES or branch in schema.LABEL_BRANCHES:
+        elif branch in schema.JET_BRANCHES or branch.startswith(LABEL_PREFIX):
             jagged = False
         else:
             continue
@@ -256,18 +281,29 @@ def _check_one_hot(path: object, arrays: Any, label_branches: Sequence[str]) -> 
         raise JetFileError(path, msg, "label_*")
 
 
-def write_jetclass(path: str | os.PathLike[str], jets: ak.Array, label_dtype: str = "bool") -> Path:
+def write_jetclass(
+    path: str | os.PathLike[str],
+    jets: ak.Array,
+    label_dtype: str = "bool",
+    class_names: Sequence[str] = schema.CLASS_NAMES,
+) -> Path:
     """Write jets in the internal layout as a JetClass ROOT file, atomically.
 
     Branch names, tree name and jagged layout are JetClass's; uproot adds the
     counter branch ``npart`` that every jagged TTree needs. Constituent floats are
     float32, PID flags int32, jet-level values float32, labels ``label_dtype``.
+    ``jets.label`` indexes ``class_names``; the file gets JetClass's ten
+    ``label_*`` branches and one more for each other class (``label_Xbb_m60``),
+    so it stays a JetClass file that also names the new class.
     """
-    return write_jetclass_chunks(path, [jets], label_dtype)
+    return write_jetclass_chunks(path, [jets], label_dtype, class_names)
 
 
 def write_jetclass_chunks(
-    path: str | os.PathLike[str], chunks: Iterable[ak.Array], label_dtype: str = "bool"
+    path: str | os.PathLike[str],
+    chunks: Iterable[ak.Array],
+    label_dtype: str = "bool",
+    class_names: Sequence[str] = schema.CLASS_NAMES,
 ) -> Path:
     """:func:`write_jetclass` of the concatenated ``chunks``, one chunk in memory at a time.
 
@@ -279,7 +315,7 @@ def write_jetclass_chunks(
     with atomic_path(final) as tmp, uproot.recreate(tmp) as file:
         tree = None
         for jets in chunks:
-            data = _branches(jets, label_dtype)
+            data = _branches(jets, label_dtype, class_names)
             if tree is None:
                 tree = file.mktree(schema.TREE_NAME, {k: _branch_type(v) for k, v in data.items()})
             if len(jets):
@@ -290,7 +326,7 @@ def write_jetclass_chunks(
     return final
 
 
-def _branches(jets: ak.Array, label_dtype: str) -> dict[str, Any]:
+def _branches(jets: ak.Array, label_dtype: str, class_names: Sequence[str]) -> dict[str, Any]:
     """The JetClass branches of jets in the internal layout."""
     data: dict[str, Any] = {}
     consts = jets["constituents"]
@@ -301,8 +337,9 @@ def _branches(jets: ak.Array, label_dtype: str) -> dict[str, Any]:
         }
     )
     labels = ak.to_numpy(jets["label"]).astype(np.int64)
-    for index, branch in enumerate(schema.LABEL_BRANCHES):
-        data[branch] = (labels == index).astype(label_dtype)
+    index_of = {name: k for k, name in enumerate(class_names)}
+    for name in dict.fromkeys((*schema.CLASS_NAMES, *class_names)):
+        data[LABEL_PREFIX + name] = (labels == index_of.get(name, -2)).astype(label_dtype)
     for field, branch in zip(schema.JET_FIELDS, schema.JET_BRANCHES, strict=True):
         data[branch] = ak.to_numpy(jets[field]).astype(np.float32)
     return data

@@ -14,6 +14,7 @@ from jetscale.io.jetclass import DEFAULT_STEP_SIZE, iterate_jetclass, open_tree
 from jetscale.io.parquet import iterate_parquet, parquet_metadata
 from jetscale.io.paths import expand_paths
 from jetscale.io.quality import OnInvalid, QualityReport
+from jetscale.task import Task
 
 
 def iterate_jets(
@@ -22,13 +23,19 @@ def iterate_jets(
     constituent_fields: Sequence[str] | None = None,
     on_invalid: OnInvalid = "drop",
     report: QualityReport | None = None,
+    task: Task | None = None,
 ) -> Iterator[ak.Array]:
-    """Yield internal-layout chunks from ``.root`` (JetClass) and ``.parquet`` files."""
+    """Yield internal-layout chunks from ``.root`` (JetClass) and ``.parquet`` files.
+
+    ``label`` indexes ``task``'s classes (default JetClass's ten; :mod:`jetscale.task`).
+    """
     for path in expand_paths(paths):
         if path.suffix == ".parquet":
-            yield from iterate_parquet(path, constituent_fields, on_invalid, report)
+            yield from iterate_parquet(path, constituent_fields, on_invalid, report, task)
         elif path.suffix == ".root":
-            yield from iterate_jetclass(path, step_size, constituent_fields, on_invalid, report)
+            yield from iterate_jetclass(
+                path, step_size, constituent_fields, on_invalid, report, task
+            )
         else:
             raise JetFileError(path, "unsupported file type (expected .root or .parquet)")
 
@@ -38,9 +45,10 @@ def read_jets(
     constituent_fields: Sequence[str] | None = None,
     on_invalid: OnInvalid = "drop",
     report: QualityReport | None = None,
+    task: Task | None = None,
 ) -> ak.Array:
     """Read all jets of small files into memory in the internal layout."""
-    chunks = iterate_jets(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report)
+    chunks = iterate_jets(paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report, task)
     return concatenate_chunks(chunks, paths)
 
 
@@ -55,3 +63,27 @@ def count_entries(path: str | os.PathLike[str]) -> int:
     if path.suffix == ".root":
         return int(open_tree(path).num_entries)
     raise JetFileError(path, "unsupported file type (expected .root or .parquet)")
+
+
+def label_branches_of(path: str | os.PathLike[str]) -> list[str]:
+    """The ``label_*`` branches (ROOT) or label columns (parquet) of one file, from metadata.
+
+    An internal-layout parquet file's ``label`` column names its classes by the
+    class names stored with it.
+    """
+    from jetscale import schema
+    from jetscale.io.jetclass import label_branches
+    from jetscale.io.parquet import CLASS_NAMES_KEY
+
+    path = Path(path)
+    if path.suffix == ".root":
+        return label_branches(open_tree(path).keys())
+    head = (
+        ak.from_parquet(path, row_groups=[0]) if parquet_metadata(path)["num_row_groups"] else None
+    )
+    if head is None:
+        return []
+    if "label" in ak.fields(head):
+        names = ak.parameters(head).get(CLASS_NAMES_KEY) or schema.CLASS_NAMES
+        return [f"label_{n}" for n in names]
+    return label_branches(ak.fields(head))
