@@ -283,3 +283,28 @@ def one_vs_qcd_aucs(
             continue
         out[name] = roc_auc(d[keep], labels[keep] == k)
     return out
+
+
+def one_vs_qcd_rejections(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str] = CLASS_NAMES,
+    signal_efficiency: float = 0.5,
+) -> dict[str, float]:
+    """Background (QCD) rejection 1/eps_B of each class's one-vs-QCD discriminant at ``signal_efficiency``.
+
+    Classes as in :func:`one_vs_qcd_aucs`. A rejection limited by the number of QCD
+    jets (no QCD jet passes) is ``inf``.
+    """
+    names = list(class_names)[: probabilities.shape[1]]
+    if BACKGROUND not in names:
+        return {}
+    qcd = names.index(BACKGROUND)
+    out = {}
+    for name, d in discriminants(probabilities, names).items():
+        k = names.index(name)
+        if not (labels == k).any() or not (labels == qcd).any():
+            continue
+        curve = roc_curve_from_scores(d[labels == k], d[labels == qcd])
+        out[name] = background_rejection(curve, signal_efficiency)
+    return out

@@ -88,6 +88,7 @@ def test_train_counts_one_epoch_of_planted_problems(
         "constituents_read": int(counts.sum()),
         "constituents_dropped": len(NAN_JETS),
         "empty_jets": int(sum(counts[i] == 1 for i in NAN_JETS)),
+        "jets_outside_task": 0,  # every jet is one of the ten classes
     }
     assert record["train"]["problems"] == {
         f"{train_file}: jet_pt: pt <= 0": len(BAD_PT),

@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     from jetscale.transfer.pretrain import backbone_state
 
     backbone_config, _ = backbone_state(args.backbone)
-    config = train_command.config_from_args(args, "finetune", backbone_config.to_dict())
+    # The backbone's architecture, not its head: the head follows --task.
+    model = {k: v for k, v in backbone_config.to_dict().items() if k != "n_classes"}
+    config = train_command.config_from_args(args, "finetune", model)
     if config is None:
         return 2
     line = finetune(

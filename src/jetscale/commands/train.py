@@ -34,6 +34,7 @@ TRAIN_OPTIONS = (
     "eval_every",
     "seed",
     "device",
+    "task",
 )
 
 
@@ -74,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--eval-every", type=int, help="steps between validation passes")
     train.add_argument("--seed", type=int, help="random seed")
     train.add_argument("--device", help="torch device (cpu, cuda, cuda:1, ...)")
+    train.add_argument(
+        "--task",
+        help="the classes to learn: label names or named groups, comma-separated, e.g. "
+        "'Xbb_m60,QCD' or 'Higgs=Hbb+Hcc,QCD'; jets of other classes are left out and "
+        "counted (default: jetclass, the ten JetClass classes)",
+    )
     parser.add_argument(
         "--no-resume", action="store_true", help="refuse to continue an existing run"
     )

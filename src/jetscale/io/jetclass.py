@@ -88,11 +88,17 @@ def open_tree(path: Path) -> Any:
         keys = ", ".join(sorted(names)) or "none"
         raise JetFileError(path, f"no TTree {schema.TREE_NAME!r} (keys: {keys})")
     try:
-        return file[schema.TREE_NAME]
+        tree = file[schema.TREE_NAME]
     except Exception as err:
         raise JetFileError(
             path, f"cannot read TTree {schema.TREE_NAME!r} ({describe(err)})"
         ) from err
+    if not isinstance(tree, uproot.TTree):
+        kind = "an RNTuple" if "RNTuple" in type(tree).__name__ else type(tree).__name__
+        raise JetFileError(
+            path, f"{schema.TREE_NAME!r} is {kind}, not a TTree (JetClass files hold a TTree)"
+        )
+    return tree
 
 
 def _iterate_file(

@@ -41,6 +41,9 @@ class QualityReport:
     constituents_read: int = 0
     constituents_dropped: int = 0
     empty_jets: int = 0
+    #: Jets of classes outside the training task (``Hcc`` jets of an ``Hbb,QCD`` task),
+    #: left out by the training source (:mod:`jetscale.task`); not unphysical, not in ``clean``.
+    jets_outside_task: int = 0
     #: ``"file: field: problem" -> count`` for every dropped item.
     problems: Counter[str] = dataclasses.field(default_factory=Counter)
 
@@ -54,6 +57,8 @@ class QualityReport:
             f"{self.empty_jets} kept with zero constituents; "
             f"{self.constituents_dropped} of {self.constituents_read} constituents dropped"
         ]
+        if self.jets_outside_task:
+            lines.append(f"  {self.jets_outside_task} jets of classes outside the task left out")
         lines += [f"  {key}: {count}" for key, count in sorted(self.problems.items())]
         return "\n".join(lines)
 

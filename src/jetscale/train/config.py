@@ -11,6 +11,7 @@ from typing import Any
 
 from jetscale._fields import check_fields
 from jetscale.nn.config import ModelConfig
+from jetscale.task import parse_task
 
 
 class ConfigFileError(ValueError):
@@ -39,9 +40,23 @@ class TrainConfig:
     eval_every: int = 200  # steps between evaluations (and checkpoints)
     chunk_jets: int = 20_000  # jets read and shuffled together (bounds memory)
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    task: str = (
+        "jetclass"  # the classes: label branches or groups (jetscale.task); the head follows
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)  # types first: lr = "1e-3" would fail below without its key
+        task = parse_task(self.task)
+        object.__setattr__(self, "task", task.spec)  # one written form per task
+        if not task.is_jetclass and self.model.n_classes != len(task.classes):
+            if self.model.n_classes != ModelConfig().n_classes:
+                msg = (
+                    f"model.n_classes = {self.model.n_classes} but task {task.spec!r} has "
+                    f"{len(task.classes)} classes (leave n_classes out: the head follows the task)"
+                )
+                raise ValueError(msg)
+            model = dataclasses.replace(self.model, n_classes=len(task.classes))
+            object.__setattr__(self, "model", model)
         for name in ("epochs", "batch_size", "eval_every", "chunk_jets", "val_max_jets"):
             if getattr(self, name) < 1:
                 msg = f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}"

@@ -30,7 +30,9 @@ from jetscale.features import build_features
 from jetscale.features.registry import reader_fields
 from jetscale.io import QualityReport, expand_paths, iterate_jets
 from jetscale.io.interleave import holdout_every, interleave_jets, selected_size
-from jetscale.io.reader import count_entries
+from jetscale.io.reader import count_entries, label_branches_of
+from jetscale.schema import CLASS_NAMES
+from jetscale.task import Task, parse_task
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class Batch:
     x: np.ndarray  # (B, P_batch, F) float32
     mask: np.ndarray  # (B, P_batch) bool
     label: np.ndarray  # (B,) int64
+    class_names: tuple[str, ...] = CLASS_NAMES  # what label indexes (the task's classes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,12 +64,43 @@ class JetSource:
     take_holdout: bool = False  # ... and yield those instead of the others
     chunk_jets: int = 20_000
     require_labels: bool = True  # False for objectives that learn from the jets alone (MPM)
+    task: str = "jetclass"  # the classes ``label`` indexes (jetscale.task)
 
     def nominal_jets(self) -> int:
-        """Jets this source yields according to file metadata (before data-quality drops)."""
+        """Jets this source yields (before data-quality drops).
+
+        From file metadata for JetClass's task; for another task the labels are read
+        (:meth:`class_counts`), since jets of classes outside it are left out.
+        """
         holdout = (self.holdout_every, self.take_holdout) if self.holdout_every else None
-        total = sum(selected_size(count_entries(p), holdout) for p in expand_paths(self.paths))
+        if parse_task(self.task).is_jetclass or not self.require_labels:
+            total = sum(selected_size(count_entries(p), holdout) for p in expand_paths(self.paths))
+        else:
+            counts = self.class_counts()
+            task = parse_task(self.task)
+            empty = [c for c, n in zip(task.classes, counts, strict=True) if n == 0]
+            if empty:
+                named = "; ".join(f"{c.name} ({'+'.join(c.branches)})" for c in empty)
+                msg = f"task {task.spec!r}: no jets of {named} in {', '.join(self.paths)}"
+                raise ValueError(msg)
+            total = int(counts.sum())
         return total if self.max_jets is None else min(total, self.max_jets)
+
+    def class_counts(self) -> np.ndarray:
+        """Jets of each task class among the selected jets of all files (labels are read)."""
+        task = parse_task(self.task)
+        counts = np.zeros(len(task.classes), dtype=np.int64)
+        holdout = (self.holdout_every, self.take_holdout) if self.holdout_every else None
+        for path in expand_paths(self.paths):
+            seen = 0
+            for chunk in iterate_jets(path, constituent_fields=("px",), task=task):
+                label = ak.to_numpy(chunk["label"])
+                if holdout is not None:
+                    held = (np.arange(seen, seen + len(label)) % holdout[0]) == holdout[0] - 1
+                    label = label[held if holdout[1] else ~held]
+                seen += len(chunk)
+                counts += np.bincount(label[label >= 0], minlength=len(counts))
+        return counts
 
     def chunks(self, report: QualityReport | None = None) -> Iterator[ak.Array]:
         """Jets in interleaved order, ``chunk_jets`` at a time, after hold-out and the U limit.
@@ -82,12 +116,18 @@ class JetSource:
             report=report,
             holdout_every=self.holdout_every,
             take_holdout=self.take_holdout,
+            task=parse_task(self.task),
         ):
+            if self.require_labels:
+                # Labelled files only (split_sources checks): -1 is a class outside the task.
+                inside = ak.to_numpy(chunk["label"]) >= 0
+                if not inside.all():
+                    if report is not None:
+                        report.jets_outside_task += int((~inside).sum())
+                    chunk = chunk[inside]
             if self.max_jets is not None:
                 chunk = chunk[: max(self.max_jets - emitted, 0)]
             if len(chunk):
-                if self.require_labels:
-                    _require_labels(chunk, self.paths)
                 emitted += len(chunk)
                 yield chunk
             if self.max_jets is not None and emitted >= self.max_jets:
@@ -129,7 +169,8 @@ class JetSource:
             )
             msg = f"no jets{held} in {', '.join(self.paths)}"
             raise ValueError(msg)
-        return Batch(np.concatenate(xs), np.concatenate(masks), np.concatenate(labels))
+        names = parse_task(self.task).names
+        return Batch(np.concatenate(xs), np.concatenate(masks), np.concatenate(labels), names)
 
 
 def trimmed(x: np.ndarray, mask: np.ndarray, label: np.ndarray) -> Batch:
@@ -140,22 +181,45 @@ def trimmed(x: np.ndarray, mask: np.ndarray, label: np.ndarray) -> Batch:
     )
 
 
-def _require_labels(chunk: ak.Array, paths: Sequence[str]) -> None:
-    if (ak.to_numpy(chunk["label"]) < 0).any():
-        unlabelled = [str(p) for p in expand_paths(paths) if _first_label(p) < 0]
-        msg = (
-            "training needs labelled jets; without label_* branches: "
-            f"{', '.join(unlabelled) or 'some of ' + ', '.join(paths)}"
-        )
+def check_task_files(paths: Sequence[str], task: Task) -> None:
+    """Refuse, before any step, files a supervised run cannot learn ``task`` from.
+
+    Every file needs ``label_*`` branches; every branch of an explicit task must be
+    in at least one file (a typo would otherwise make an empty class). The
+    JetClass task checks its ten branches when the files are read.
+    """
+    files = [str(p) for p in expand_paths(paths)]
+    present = {path: set(label_branches_of(path)) for path in files}
+    unlabelled = [path for path, branches in present.items() if not branches]
+    if unlabelled:
+        msg = f"training needs labelled jets; without label_* branches: {', '.join(unlabelled)}"
         raise ValueError(msg)
+    if task.is_jetclass:
+        return
+    everywhere = set().union(*present.values())
+    for cls in task.classes:
+        missing = [b for b in cls.branches if b not in everywhere]
+        if missing:
+            found = ", ".join(sorted(everywhere))
+            msg = (
+                f"task {task.spec!r}: no file has {', '.join(missing)} (class {cls.name!r}); "
+                f"files: {', '.join(files)}; their label branches: {found}"
+            )
+            raise ValueError(msg)
 
 
-def _first_label(path: object) -> int:
-    """The label of a file's first kept jet (-1: the file has no label_* branches)."""
-    for chunk in iterate_jets(str(path), step_size=1_000, constituent_fields=("px",)):
-        if len(chunk):
-            return int(chunk["label"][0])
-    return 0  # no jet at all: nothing unlabelled to name
+def check_task_classes(data: Batch, task: Task, where: str) -> None:
+    """Every class of an explicit ``task`` has jets in ``data`` (else: an error naming it)."""
+    if task.is_jetclass:
+        return
+    counts = np.bincount(data.label, minlength=len(task.classes))
+    empty = [
+        (cls.name, cls.branches) for cls, n in zip(task.classes, counts, strict=True) if n == 0
+    ]
+    if empty:
+        named = "; ".join(f"{name} ({'+'.join(branches)})" for name, branches in empty)
+        msg = f"task {task.spec!r}: no jets of {named} in {where}"
+        raise ValueError(msg)
 
 
 def split_sources(
@@ -168,8 +232,17 @@ def split_sources(
     val_max_jets: int,
     chunk_jets: int,
     require_labels: bool = True,
+    task: str = "jetclass",
 ) -> tuple[JetSource, JetSource]:
-    """Training and validation sources: separate files, or every k-th jet held out."""
+    """Training and validation sources: separate files, or every k-th jet held out.
+
+    With labels required, the files are checked against ``task`` first
+    (:func:`check_task_files`).
+    """
+    if require_labels:
+        for paths in (data, val_data):
+            if paths:
+                check_task_files(paths, parse_task(task))
 
     def source(
         paths: Sequence[str], limit: int | None, every: int | None, holdout: bool
@@ -183,6 +256,7 @@ def split_sources(
             holdout,
             chunk_jets,
             require_labels,
+            task,
         )
 
     if val_data:

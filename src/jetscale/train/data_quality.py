@@ -32,6 +32,7 @@ def quality_record(report: QualityReport, paths: tuple[str, ...]) -> dict[str, A
         "constituents_read": report.constituents_read,
         "constituents_dropped": report.constituents_dropped,
         "empty_jets": report.empty_jets,
+        "jets_outside_task": report.jets_outside_task,
         "problems": dict(sorted(report.problems.items())),
     }
 

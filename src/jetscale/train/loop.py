@@ -25,6 +25,7 @@ from jetscale.io import QualityReport
 from jetscale.io.atomic import write_json
 from jetscale.io.lock import DirectoryLock
 from jetscale.nn import training_flops
+from jetscale.task import parse_task
 from jetscale.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -33,7 +34,7 @@ from jetscale.train.checkpoint import (
     save_checkpoint,
 )
 from jetscale.train.config import TrainConfig
-from jetscale.train.data import DATA_ORDER, Batch, split_sources
+from jetscale.train.data import DATA_ORDER, Batch, check_task_classes, split_sources
 from jetscale.train.data_quality import write_data_quality
 from jetscale.train.distributed import Distributed
 from jetscale.train.metrics_file import (
@@ -112,6 +113,7 @@ def _train(
         config.val_max_jets,
         config.chunk_jets,
         objective.needs_labels,
+        config.task,
     )
     unique_jets = train_source.nominal_jets()
     # With W processes each step consumes W batches; a last incomplete group is dropped.
@@ -119,6 +121,15 @@ def _train(
     total_steps = steps_per_epoch * config.epochs
     val_quality, train_quality = QualityReport(), QualityReport()
     val_set = val_source.load_all(val_quality)
+    if objective.needs_labels:  # a class without jets: named before any step
+        check_task_classes(
+            val_set,
+            parse_task(config.task),
+            f"the validation jets of {', '.join(val_source.paths)}",
+        )
+        if unique_jets == 0:
+            msg = f"no training jets of task {config.task!r} in {', '.join(config.data)}"
+            raise ValueError(msg)
     non_embedding = non_embedding_parameters(model)
 
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "jets_seen": 0}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jetscale.metrics import one_vs_qcd_aucs
+from jetscale.metrics import one_vs_qcd_aucs, one_vs_qcd_rejections
 from jetscale.nn import ModelConfig, build_model, forward_flops
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import Batch
@@ -148,5 +148,6 @@ def classification_metrics(
     return {
         "val_loss": sum(losses) / len(data.label),
         "val_accuracy": float((prob.argmax(axis=1) == data.label).mean()),
-        "val_auc": one_vs_qcd_aucs(prob, data.label),
+        "val_auc": one_vs_qcd_aucs(prob, data.label, data.class_names),
+        "val_rejection50": one_vs_qcd_rejections(prob, data.label, data.class_names),
     }
