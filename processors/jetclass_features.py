@@ -19,9 +19,10 @@ from coffea import processor
 from jetscale.features import DEFAULT_FEATURE_SET, FEATURE_SETS, build_features
 from jetscale.features.registry import reader_fields, resolve_specs
 from jetscale.histograms.jets import FEATURE_RANGES, class_axis, feature_axis, observable_axis
-from jetscale.io.jetclass import jets_from_branches
+from jetscale.io.jetclass import jets_from_branches, label_branches
 from jetscale.io.quality import clean_jets
 from jetscale.schema import CLASS_NAMES, UNLABELLED, class_names_of
+from jetscale.task import JETCLASS, with_other_labels
 
 
 class JetClassFeatureProcessor(processor.ProcessorABC):
@@ -51,12 +52,15 @@ class JetClassFeatureProcessor(processor.ProcessorABC):
         dataset = events.metadata.get("dataset", "unknown")
         source = events.metadata.get("filename", dataset)
         fields = None if "part_d0val" in ak.fields(events) else reader_fields(self.feature_set)
+        # JetClass's ten classes and any other class the file labels (label_Xbb_m60).
+        truth = with_other_labels(JETCLASS, label_branches(ak.fields(events)))
         jets = clean_jets(
-            ak.materialize(jets_from_branches(events, fields, source=source)), str(source)
+            ak.materialize(jets_from_branches(events, fields, source=source, task=truth)),
+            str(source),
         )
         out = self._empty_histograms()
         labels = ak.to_numpy(jets["label"])
-        class_of = class_names_of(labels)
+        class_of = class_names_of(labels, truth.names)
         out["jet_sdmass"].fill(
             dataset=dataset, jet_class=class_of, sdmass=ak.to_numpy(jets["sdmass"])
         )

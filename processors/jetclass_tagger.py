@@ -13,17 +13,20 @@ import awkward as ak
 from coffea import processor
 
 from jetscale.inference import OnnxTagger
-from jetscale.io.jetclass import jets_from_branches
+from jetscale.io.jetclass import jets_from_branches, label_branches
 from jetscale.io.quality import QualityReport, clean_jets
 from jetscale.processors.tagging import quality_counts, tag_and_fill
 from jetscale.schema import CONSTITUENT_FIELDS, class_names_of
+from jetscale.task import with_other_labels
 
 
 class JetClassTaggerProcessor(processor.ProcessorABC):
     """Tagger histograms (score, discriminant, pt, mass vs discriminant) of JetClass jets.
 
     ``model`` is a shipped model name or a ``model.onnx`` path (see
-    :class:`jetscale.inference.OnnxTagger`); unlabelled files fill ``jet_class="unlabelled"``.
+    :class:`jetscale.inference.OnnxTagger`). ``jet_class`` is the true class by the
+    tagger's task (a group's name for its jets), or the file's own label for a class
+    outside it; unlabelled files fill ``jet_class="unlabelled"``.
     """
 
     def __init__(
@@ -40,11 +43,14 @@ class JetClassTaggerProcessor(processor.ProcessorABC):
     def process(self, events: Any) -> dict[str, Any]:
         dataset = str(events.metadata.get("dataset", "unknown"))
         source = str(events.metadata.get("filename", dataset))
-        jets = jets_from_branches(events, self.tagger.constituent_fields, source=source)
+        # The tagger's classes (groups included), then any other class the file labels.
+        truth = with_other_labels(self.tagger.task, label_branches(ak.fields(events)))
+        fields = self.tagger.constituent_fields
+        jets = jets_from_branches(events, fields, source=source, task=truth)
         report = QualityReport()
         jets = clean_jets(ak.materialize(jets), source, report=report)
         labels = ak.to_numpy(jets["label"])
-        jet_class = class_names_of(labels)
+        jet_class = class_names_of(labels, truth.names)
         out = tag_and_fill(self.tagger, jets, dataset, jet_class)
         out["events"] = {dataset: len(events)}
         out["quality"] = quality_counts(report, dataset)

@@ -16,6 +16,7 @@ trivial and lets physicists recognise every field.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -97,9 +98,9 @@ ALL_BRANCHES: Final[tuple[str, ...]] = PARTICLE_BRANCHES + LABEL_BRANCHES + JET_
 UNLABELLED: Final = "unlabelled"
 
 
-def class_names_of(labels: np.ndarray) -> np.ndarray:
-    """Class name of each label index, :data:`UNLABELLED` for -1 (vectorized: no per-jet loop)."""
-    table = np.asarray([*CLASS_NAMES, UNLABELLED], dtype=object)
+def class_names_of(labels: np.ndarray, names: Sequence[str] = CLASS_NAMES) -> np.ndarray:
+    """Class name (from ``names``) of each label index, :data:`UNLABELLED` for -1 (no per-jet loop)."""
+    table = np.asarray([*names, UNLABELLED], dtype=object)
     return table[np.asarray(labels, dtype=np.int64)]  # -1 picks the last entry
 
 

@@ -10,7 +10,10 @@ weaver writes +-1e32 for "no clipping". The tensor of each input is ``(N, C, P)`
 * **jetscale's flavour** (:func:`preprocess_json`, generated from the feature
   registry, never by hand) has the inputs ``pf_features`` and ``pf_mask`` and the
   output ``softmax``; extra keys (formulas, classes, pad mode) sit under
-  ``"jetscale"`` and are ignored by weaver tools.
+  ``"jetscale"`` and are ignored by weaver tools. An export with
+  ``--with-embedding`` has a second output, ``embedding`` (N, D): it is listed in
+  ``output_names`` after ``softmax`` and described under ``"jetscale"``, key
+  ``"embedding"`` (output name, layout, dimension D).
 * **weaver-core's flavour** (``weaver --export-onnx``) may have any inputs
   (``pf_points``, ``pf_features``, ``pf_vectors``, ``pf_mask``) and writes the
   class labels as ``output_names`` (``["label_QCD", ...]``).
@@ -36,6 +39,7 @@ from jetscale.features.builder import PadMode
 from jetscale.features.registry import FEATURES, FeatureSpec, required_fields
 from jetscale.features.registry import feature_set as feature_set_specs
 from jetscale.schema import CLASS_NAMES
+from jetscale.task import Task, task_from_json
 
 #: weaver's value for an unclipped bound.
 WEAVER_NO_CLIP = 1e32
@@ -45,6 +49,13 @@ SIDECAR_NAME = "preprocess.json"
 FEATURES_INPUT = "pf_features"  # (N, C, P) float32, weaver's layout
 MASK_INPUT = "pf_mask"  # (N, 1, P) float32, 1 for real constituents
 OUTPUT = "softmax"  # (N, n_classes) class probabilities
+EMBEDDING_OUTPUT = "embedding"  # (N, D) the jet embedding, in exports with --with-embedding
+#: What the embedding output holds, for readers of the sidecar.
+EMBEDDING_SOURCE = (
+    "the input of the classification head (the model's last linear layer): the class "
+    "token after the final LayerNorm (Transformer), the pooled latent after rho's hidden "
+    "layers (PFN)"
+)
 #: What jetscale writes about the tensors of its own exports.
 LAYOUT = {FEATURES_INPUT: "(N, C, P)", MASK_INPUT: "(N, 1, P)", OUTPUT: "(N, n_classes)"}
 ORDERING = "constituents by descending pT, first var_length kept"
@@ -74,6 +85,10 @@ class ModelInputs:
     feature_set: str | None  # jetscale sidecars only
     #: How padded slots are filled in training; weaver-core's sidecar does not say (see OnnxTagger).
     pad_mode: PadMode = "constant"
+    #: Width D of the graph's ``embedding`` output; None: the model has no such output.
+    embedding_dim: int | None = None
+    #: The label branches of each class (jetscale.task); None: the sidecar names classes only.
+    task: Task | None = None
 
     @property
     def specs(self) -> tuple[FeatureSpec, ...]:
@@ -95,25 +110,53 @@ class ModelInputs:
 
 
 def registry_inputs(
-    feature_set: str, max_particles: int, n_classes: int = len(CLASS_NAMES)
+    feature_set: str,
+    max_particles: int,
+    n_classes: int = len(CLASS_NAMES),
+    *,
+    embedding_dim: int | None = None,
+    task: Task | None = None,
 ) -> ModelInputs:
-    """The inputs of a jetscale model: ``feature_set`` and the mask, registry constants."""
+    """The inputs of a jetscale model: ``feature_set`` and the mask, registry constants.
+
+    ``embedding_dim``: the width of the model's ``embedding`` output, if it has one.
+    ``task``: the classes it was trained on (default: the first ``n_classes`` of JetClass's).
+    """
+    if task is not None and len(task.classes) != n_classes:
+        msg = f"task {task.spec!r} has {len(task.classes)} classes, the model {n_classes}"
+        raise ValueError(msg)
     return ModelInputs(
         source=f"feature set {feature_set!r}",
         inputs=(
             ModelInput(FEATURES_INPUT, feature_set_specs(feature_set), max_particles),
             ModelInput(MASK_INPUT, (FEATURES["part_mask"],), max_particles),
         ),
-        class_names=tuple(CLASS_NAMES[:n_classes]),
+        class_names=task.names if task is not None else tuple(CLASS_NAMES[:n_classes]),
         feature_set=feature_set,
+        embedding_dim=embedding_dim,
+        task=task,
     )
 
 
 def preprocess_json(
-    feature_set: str, max_particles: int, n_classes: int = len(CLASS_NAMES)
+    feature_set: str,
+    max_particles: int,
+    n_classes: int = len(CLASS_NAMES),
+    *,
+    embedding_dim: int | None = None,
+    task: Task | None = None,
 ) -> dict[str, Any]:
-    """The sidecar dictionary of a jetscale model on ``feature_set`` with ``max_particles`` slots."""
-    return to_preprocess_json(registry_inputs(feature_set, max_particles, n_classes), "jetscale")
+    """The sidecar dictionary of a jetscale model on ``feature_set`` with ``max_particles`` slots.
+
+    ``task`` (the classes and their label branches) is recorded under ``"jetscale"``.
+
+    ``embedding_dim`` (D) records the second output ``embedding`` (N, D) of an
+    export with embedding; None (the default) writes the sidecar of a plain export.
+    """
+    inputs = registry_inputs(
+        feature_set, max_particles, n_classes, embedding_dim=embedding_dim, task=task
+    )
+    return to_preprocess_json(inputs, "jetscale")
 
 
 def to_preprocess_json(inputs: ModelInputs, flavour: Flavour = "jetscale") -> dict[str, Any]:
@@ -123,7 +166,10 @@ def to_preprocess_json(inputs: ModelInputs, flavour: Flavour = "jetscale") -> di
     output (``softmax``) in ``output_names`` and adds the ``"jetscale"`` block
     (formulas, classes, pad mode); weaver's writes the class labels there
     (``label_<class>``), as ``weaver --export-onnx`` does. Reading the result with
-    :func:`parse_model_inputs` gives ``inputs`` back.
+    :func:`parse_model_inputs` gives ``inputs`` back. A model with an embedding
+    output (``inputs.embedding_dim``) lists it after ``softmax`` in jetscale's
+    flavour and describes it under ``"jetscale"``, key ``"embedding"``; weaver's
+    flavour has no place for it (its ``output_names`` are the class labels).
     """
     if flavour not in ("jetscale", "weaver"):
         msg = f"unknown sidecar flavour {flavour!r}; choose 'jetscale' or 'weaver'"
@@ -135,7 +181,7 @@ def to_preprocess_json(inputs: ModelInputs, flavour: Flavour = "jetscale") -> di
             raise ValueError(msg)
         outputs = [f"label_{name}" for name in classes]
     else:
-        outputs = [OUTPUT]
+        outputs = [OUTPUT] if inputs.embedding_dim is None else [OUTPUT, EMBEDDING_OUTPUT]
     data: dict[str, Any] = {
         "input_names": [model_input.name for model_input in inputs.inputs],
         "output_names": outputs,
@@ -154,10 +200,19 @@ def to_preprocess_json(inputs: ModelInputs, flavour: Flavour = "jetscale") -> di
                 spec.name: spec.formula for spec in inputs.specs if spec.name != "part_mask"
             },
             "class_names": classes,
+            **({"task": inputs.task.to_json()} if inputs.task is not None else {}),
             "pad_mode": inputs.pad_mode,
             "layout": LAYOUT,
             "ordering": ORDERING,
         }
+        if inputs.embedding_dim is not None:
+            data["jetscale"]["layout"] = {**LAYOUT, EMBEDDING_OUTPUT: "(N, D)"}
+            data["jetscale"]["embedding"] = {
+                "output": EMBEDDING_OUTPUT,
+                "layout": "(N, D)",
+                "dim": inputs.embedding_dim,
+                "source": EMBEDDING_SOURCE,
+            }
     return data
 
 
@@ -223,7 +278,36 @@ def parse_model_inputs(data: Mapping[str, Any], source: str) -> ModelInputs:
         class_names=tuple(class_names) if class_names else None,
         feature_set=feature_set,
         pad_mode=pad_mode,
+        embedding_dim=_embedding_dim(extra, source),
+        task=_task(extra, class_names, source),
     )
+
+
+def _task(extra: Any, class_names: Any, source: str) -> Task | None:
+    """The ``"jetscale"`` block's ``"task"``, checked against its class names; None if absent."""
+    entry = extra.get("task") if isinstance(extra, Mapping) else None
+    if entry is None:
+        return None
+    try:
+        task = task_from_json(entry, f"{source}: 'jetscale.task'")
+    except ValueError as err:
+        raise SidecarError(str(err)) from None
+    if class_names is not None and task.names != tuple(class_names):
+        msg = f"{source}: 'jetscale.task' classes {list(task.names)} differ from 'class_names' {list(class_names)}"
+        raise SidecarError(msg)
+    return task
+
+
+def _embedding_dim(extra: Any, source: str) -> int | None:
+    """D of the ``"jetscale"`` block's ``"embedding"`` entry; None when there is none."""
+    entry = extra.get("embedding") if isinstance(extra, Mapping) else None
+    if entry is None:
+        return None
+    dim = entry.get("dim") if isinstance(entry, Mapping) else None
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        msg = f"{source}: 'jetscale.embedding.dim' must be a positive integer, got {dim!r}"
+        raise SidecarError(msg)
+    return dim
 
 
 def _require(data: Mapping[str, Any], key: str, source: str) -> Any:

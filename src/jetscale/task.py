@@ -171,3 +171,20 @@ def task_of_class_names(names: Sequence[str]) -> Task:
     if names == schema.CLASS_NAMES:
         return JETCLASS
     return Task(tuple(TaskClass(n, (LABEL_PREFIX + n,)) for n in names))
+
+
+def with_other_labels(task: Task, branches: Sequence[str]) -> Task:
+    """``task`` followed by one class per other label branch of ``branches``.
+
+    The processors name each jet's true class with it: a jet of a task class gets
+    that class's name; a jet of another class the file labels (an ``Xbb_m60`` jet
+    tagged by a ten-class model) keeps its own name instead of looking unlabelled.
+    A branch whose name a task class already uses is left out.
+    """
+    known = set(task.branches) | {LABEL_PREFIX + n for n in task.names}
+    extra = [
+        TaskClass(b.removeprefix(LABEL_PREFIX), (b,))
+        for b in dict.fromkeys(branches)
+        if b.startswith(LABEL_PREFIX) and b not in known
+    ]
+    return Task(task.classes + tuple(extra)) if extra else task

@@ -43,6 +43,7 @@ EXPECTED_OUTPUT = {
     "finetune_policies.py": "63 tensors loaded, 2 newly initialised, 0 refused for their shape",
     "generate_on_cluster.py": "40 jets in 2 files; generated 40 jets",  # 20 QCD, 20 Tbqq
     "jetclass_processors.py": "jets: {'sample': 500}",
+    "jet_embedding.py": "40 jets, embedding 16 wide, float32\nembed and score_and_embed agree: True",
     "model_counts.py": "parameters: 60,922",  # the shipped full21 model's card
     "scaling_fit.py": "53 runs: alpha = 0.285, beta = 0.234",  # as on the results page
     "shipped_processor.py": "jets: {'ttbar': 42}",

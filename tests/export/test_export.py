@@ -165,7 +165,13 @@ def test_model_card(exported: dict[str, Path]) -> None:
     assert card["feature_set"] == "full21"
     assert card["class_names"][0] == "QCD" and len(card["class_names"]) == 10
     assert card["epochs"] == 1 and card["unique_jets"] == "all"
-    assert set(card["final_validation"]) == {"val_loss", "val_accuracy", "val_auc"}
+    assert set(card["final_validation"]) == {
+        "val_loss",
+        "val_accuracy",
+        "val_auc",
+        "val_rejection50",
+    }
+    assert card["task"] == "jetclass"
     assert card["final_validation"]["val_loss"] > 0
     assert len(card["git_revision"]) in (40, len("unknown"))
 

@@ -32,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-parity", action="store_true", help="skip the torch vs ONNX Runtime check"
     )
     parser.add_argument(
+        "--with-embedding",
+        action="store_true",
+        help="add a second ONNX output 'embedding' (N, D): the jet's vector the classification "
+        "head reads (Transformer: the class token after the final LayerNorm, D = d_model; PFN: "
+        "the pooled latent after rho's hidden layers). preprocess.json records it; "
+        "OnnxTagger(...).embed(jets) returns it; the parity check covers it too",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="overwrite a preprocess.json or model_card.json that belongs to another model file",
@@ -39,9 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetscale.export import check_parity, export_run
+    from jetscale.export import export_run, parity_differences
 
-    written = export_run(args.run_dir, args.out, args.checkpoint, force=args.force)
+    written = export_run(
+        args.run_dir,
+        args.out,
+        args.checkpoint,
+        force=args.force,
+        with_embedding=args.with_embedding,
+    )
     for kind, path in written.items():
         print(f"{kind}: {path}")
     if not args.no_parity:
@@ -53,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             paths = expand_paths(args.parity_data)
             jets = read_jets(paths)
             where = f"{len(jets)} jets of {len(paths)} file(s)"
-        difference = check_parity(args.run_dir, args.out, jets=jets)
-        print(f"max |torch - onnxruntime| on {where}: {difference:.2e}")
+        differences = parity_differences(args.run_dir, args.out, jets=jets)
+        print(f"max |torch - onnxruntime| on {where}: {differences.pop('softmax'):.2e}")
+        for output, difference in differences.items():  # the embedding, if exported
+            print(f"max |torch - onnxruntime| of the {output} on {where}: {difference:.2e}")
     return 0

@@ -13,11 +13,20 @@ import awkward as ak
 import numpy as np
 import torch
 
+from jetscale.export.embedding import embedding_dim, logits_and_embedding
 from jetscale.features import build_features
 from jetscale.io import read_jets
 from jetscale.io.atomic import atomic_path, write_json
 from jetscale.nn import ModelConfig, build_model
-from jetscale.sidecar import FEATURES_INPUT, MASK_INPUT, OUTPUT, SIDECAR_NAME, preprocess_json
+from jetscale.sidecar import (
+    EMBEDDING_OUTPUT,
+    FEATURES_INPUT,
+    MASK_INPUT,
+    OUTPUT,
+    SIDECAR_NAME,
+    preprocess_json,
+)
+from jetscale.task import Task, parse_task
 from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
 
 OPSET = 17
@@ -43,6 +52,23 @@ class SoftmaxTagger(torch.nn.Module):
         return torch.softmax(self.model(x, mask), dim=1)
 
 
+class EmbeddingTagger(SoftmaxTagger):
+    """weaver-layout inputs -> (class probabilities, jet embedding (N, D)), from one pass.
+
+    The embedding is what the classification head reads (see
+    :mod:`jetscale.export.embedding`); the probabilities are those of
+    :class:`SoftmaxTagger`.
+    """
+
+    def forward(  # type: ignore[override]
+        self, pf_features: torch.Tensor, pf_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = pf_features.transpose(1, 2)  # (N, C, P) -> (N, P, C)
+        mask = pf_mask[:, 0] > 0  # (N, 1, P) float -> (N, P) bool
+        logits, embedding = logits_and_embedding(self.model, x, mask)
+        return torch.softmax(logits, dim=1), embedding
+
+
 def load_model(
     run_dir: str | Path, checkpoint: str = BEST_NAME
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -62,13 +88,18 @@ def load_model(
     return model.eval(), state
 
 
-def export_onnx(model: torch.nn.Module, n_features: int, path: str | Path) -> None:
+def export_onnx(
+    model: torch.nn.Module, n_features: int, path: str | Path, *, with_embedding: bool = False
+) -> None:
     """Write ``model`` wrapped in :class:`SoftmaxTagger` as ONNX to ``path`` and check it.
 
     Inputs ``pf_features`` (N, C, P) and ``pf_mask`` (N, 1, P) with dynamic N and
     P, output ``softmax``: weaver-core's layout, so its tools read our models too.
+    ``with_embedding`` wraps it in :class:`EmbeddingTagger` instead: a second
+    output ``embedding`` (N, D), the vector the classification head reads.
     """
-    wrapper = SoftmaxTagger(model).eval()
+    wrapper = (EmbeddingTagger if with_embedding else SoftmaxTagger)(model).eval()
+    output_names = [OUTPUT, EMBEDDING_OUTPUT] if with_embedding else [OUTPUT]
     example = (torch.zeros(2, n_features, 16), torch.ones(2, 1, 16))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
@@ -77,18 +108,36 @@ def export_onnx(model: torch.nn.Module, n_features: int, path: str | Path) -> No
             example,
             str(path),
             input_names=[FEATURES_INPUT, MASK_INPUT],
-            output_names=[OUTPUT],
+            output_names=output_names,
             dynamic_axes={
                 FEATURES_INPUT: {0: "N", 2: "P"},
                 MASK_INPUT: {0: "N", 2: "P"},
-                OUTPUT: {0: "N"},
+                **{name: {0: "N"} for name in output_names},
             },
             opset_version=OPSET,
             dynamo=False,
         )
     import onnx
 
+    if with_embedding:
+        _declare_embedding_width(path, embedding_dim(model))
     onnx.checker.check_model(str(path), full_check=True)
+
+
+def _declare_embedding_width(path: str | Path, width: int) -> None:
+    """Write the embedding output's width D into the graph.
+
+    The TorchScript exporter names it symbolically after a LayerNorm (for the
+    Transformer) though it is a constant; readers should see ``(N, D)``.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    (output,) = (o for o in model.graph.output if o.name == EMBEDDING_OUTPUT)
+    dim = output.type.tensor_type.shape.dim[1]
+    dim.Clear()
+    dim.dim_value = width
+    onnx.save(model, str(path))
 
 
 class ExportClobberError(FileExistsError):
@@ -96,9 +145,18 @@ class ExportClobberError(FileExistsError):
 
 
 def export_run(
-    run_dir: str | Path, out: str | Path, checkpoint: str = BEST_NAME, *, force: bool = False
+    run_dir: str | Path,
+    out: str | Path,
+    checkpoint: str = BEST_NAME,
+    *,
+    force: bool = False,
+    with_embedding: bool = False,
 ) -> dict[str, Path]:
     """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, as a set.
+
+    ``with_embedding`` adds the ONNX output ``embedding`` (N, D) (see
+    :func:`export_onnx`), which the sidecar then records; without it the files
+    are those of a plain export.
 
     A directory holds one model: the sidecar and card beside ``out`` belong to the
     ONNX file they sit with. If they exist and describe another model file (the
@@ -114,16 +172,23 @@ def export_run(
         _refuse_clobbering(onnx_path, sidecar, card)
     model, state = load_model(run_dir, checkpoint)
     config = ModelConfig.from_dict(state["model_config"])
+    task = trained_task(state, config)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     with (
         atomic_path(onnx_path) as onnx_tmp,
         atomic_path(sidecar) as sidecar_tmp,
         atomic_path(card) as card_tmp,
     ):
-        export_onnx(model, config.n_features, onnx_tmp)
+        export_onnx(model, config.n_features, onnx_tmp, with_embedding=with_embedding)
         write_json(
             sidecar_tmp,
-            preprocess_json(config.feature_set, config.max_particles, config.n_classes),
+            preprocess_json(
+                config.feature_set,
+                config.max_particles,
+                config.n_classes,
+                embedding_dim=embedding_dim(model) if with_embedding else None,
+                task=task,
+            ),
         )
         write_json(card_tmp, {**model_card(Path(run_dir), state), "model_file": onnx_path.name})
     return {"onnx": onnx_path, "preprocess": sidecar, "model_card": card}
@@ -151,6 +216,21 @@ def _refuse_clobbering(onnx_path: Path, sidecar: Path, card: Path) -> None:
     raise ExportClobberError(msg)
 
 
+def trained_task(state: dict[str, Any], config: ModelConfig) -> Task | None:
+    """The task a checkpoint was trained on; None for JetClass's classes (or a prefix of them).
+
+    Checkpoints from before tasks record none: their classes are JetClass's first
+    ``n_classes``, as the sidecar has always said.
+    """
+    task = parse_task(state.get("train_config", {}).get("task"))
+    if task.is_jetclass:
+        return None
+    if len(task.classes) != config.n_classes:
+        msg = f"checkpoint trained on task {task.spec!r} ({len(task.classes)} classes) has a head of {config.n_classes}"
+        raise CheckpointError(msg)
+    return task
+
+
 def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
     """What a reader of an analysis note needs to know about the shipped model."""
     from jetscale.nn import count_parameters
@@ -168,12 +248,14 @@ def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
         lines[-1] if lines else {},
     )
     config = ModelConfig.from_dict(state["model_config"])
+    task = trained_task(state, config)
     return {
         "model": config.to_dict(),
         "parameters": count_parameters(config).total,
         "non_embedding_parameters": count_parameters(config).non_embedding,
         "feature_set": config.feature_set,
-        "class_names": list(CLASS_NAMES[: config.n_classes]),
+        "class_names": list(task.names if task else CLASS_NAMES[: config.n_classes]),
+        "task": task.to_json() if task else "jetclass",
         "training_data": train_config.get("data"),
         "validation_data": train_config.get("val_data") or "every 10th training-file jet held out",
         "unique_jets": train_config.get("max_jets") or "all",
@@ -181,7 +263,9 @@ def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
         "steps": state["step"],
         "jets_seen": state.get("jets_seen"),
         "training_flops": state.get("flops"),
-        "final_validation": {k: final.get(k) for k in ("val_loss", "val_accuracy", "val_auc")},
+        "final_validation": {
+            k: final.get(k) for k in ("val_loss", "val_accuracy", "val_auc", "val_rejection50")
+        },
         "git_revision": _git_revision(),
         "checkpoint_step": state["step"],
     }
@@ -207,29 +291,53 @@ def check_parity(
     jets: ak.Array | None = None,
     shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
 ) -> float:
-    """Maximum |torch - ONNX Runtime| over class probabilities.
+    """Maximum |torch - ONNX Runtime| over every output of ``onnx_path``.
 
+    That is the class probabilities and, for an export with embedding, the jet
+    embedding too; :func:`parity_differences` gives each output's maximum.
     ``jets`` defaults to :data:`PARITY_JETS`, 24 Pythia jets (12 QCD, 12 t->bqq,
     CMS card) stored with the package, so the check needs no generator.
     Each (batch, particles) shape builds features for that many slots, so shapes
     with more slots than constituents exercise padding.
     """
+    return max(parity_differences(run_dir, onnx_path, jets, shapes).values())
+
+
+def parity_differences(
+    run_dir: str | Path,
+    onnx_path: str | Path,
+    jets: ak.Array | None = None,
+    shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
+) -> dict[str, float]:
+    """Maximum |torch - ONNX Runtime| per output of ``onnx_path`` (``softmax``, ``embedding``).
+
+    The ONNX outputs are compared with the torch model of ``run_dir`` wrapped as
+    at export: :class:`EmbeddingTagger` when the graph has an ``embedding``
+    output, else :class:`SoftmaxTagger`. See :func:`check_parity` for the jets
+    and shapes.
+    """
     import onnxruntime as ort
 
     model, state = load_model(run_dir)
     feature_set = state["model_config"]["feature_set"]
-    wrapper = SoftmaxTagger(model).eval()
     if jets is None:
         jets = read_jets([PARITY_JETS])
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    worst = 0.0
+    names = [output.name for output in session.get_outputs()]
+    with_embedding = EMBEDDING_OUTPUT in names
+    outputs = [OUTPUT, EMBEDDING_OUTPUT] if with_embedding else [OUTPUT]
+    wrapper = (EmbeddingTagger if with_embedding else SoftmaxTagger)(model).eval()
+    worst = dict.fromkeys(outputs, 0.0)
     for batch, particles in shapes:
         take = jets[np.arange(batch) % len(jets)]
         x, mask = build_features(take, feature_set, max_particles=particles)
         features = np.ascontiguousarray(x.transpose(0, 2, 1))  # (N, C, P)
         mask_input = mask[:, None, :].astype(np.float32)  # (N, 1, P)
-        (onnx_out,) = session.run([OUTPUT], {FEATURES_INPUT: features, MASK_INPUT: mask_input})
+        onnx_out = session.run(outputs, {FEATURES_INPUT: features, MASK_INPUT: mask_input})
         with torch.no_grad():
-            torch_out = wrapper(torch.from_numpy(features), torch.from_numpy(mask_input)).numpy()
-        worst = max(worst, float(np.abs(onnx_out - torch_out).max()))
+            torch_out = wrapper(torch.from_numpy(features), torch.from_numpy(mask_input))
+        if not with_embedding:
+            torch_out = (torch_out,)
+        for name, got, expected in zip(outputs, onnx_out, torch_out, strict=True):
+            worst[name] = max(worst[name], float(np.abs(got - expected.numpy()).max()))
     return worst

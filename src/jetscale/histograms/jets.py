@@ -50,8 +50,12 @@ def feature_label(name: str) -> str:
 
 
 def class_axis(classes: Sequence[str]) -> hist.axis.StrCategory:
-    """The ``jet_class`` category axis, one bin per class name."""
-    return hist.axis.StrCategory(list(classes), name="jet_class", label="Jet class")
+    """The ``jet_class`` category axis, one bin per class name.
+
+    It grows: a class the files name beyond ``classes`` (a generated ``Xbb_m60``)
+    gets its own bin instead of vanishing into an overflow bin.
+    """
+    return hist.axis.StrCategory(list(classes), name="jet_class", label="Jet class", growth=True)
 
 
 def observable_axis(name: str) -> hist.axis.Regular:

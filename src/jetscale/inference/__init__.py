@@ -17,6 +17,7 @@ require("onnxruntime", "coffea", extra="tag", purpose="jetscale.inference")
 from jetscale.inference.tagger import (  # noqa: E402
     FeatureMismatchError,
     ModelFileError,
+    NoEmbeddingError,
     OnnxTagger,
     resolve_model,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ModelFileError",
     "ModelInput",
     "ModelInputs",
+    "NoEmbeddingError",
     "OnnxTagger",
     "SidecarError",
     "parse_model_inputs",

@@ -37,10 +37,17 @@ does; mask inputs always hold the pad value (weaver-core refuses ``wrap`` for
 them). weaver-core's ``preprocess.json`` does not record the pad mode of its
 data configuration, so a weaver model trained with ``pad_mode: wrap`` needs
 ``pad_mode="wrap"`` here where its output depends on padded slots.
+
+A model exported with ``jetscale export --with-embedding`` has a second output,
+the jet embedding (N, D): :meth:`OnnxTagger.embed` returns it and
+:meth:`OnnxTagger.score_and_embed` returns it with the probabilities from the same
+ONNX Runtime runs. Both go through the same buckets and batches as the scores,
+so a jet's embedding does not depend on chunking either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -48,7 +55,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import awkward as ak
 import numpy as np
@@ -58,12 +65,14 @@ from jetscale.features.registry import required_fields
 from jetscale.inference.coffea_base import coffea_ml_helper
 from jetscale.inference.graph import MinimumLength, minimum_particle_length
 from jetscale.sidecar import (
+    EMBEDDING_OUTPUT,
     SIDECAR_NAME,
     ModelInput,
     ModelInputs,
     SidecarError,
     read_model_inputs,
 )
+from jetscale.task import JETCLASS, Task, task_of_class_names
 
 if TYPE_CHECKING:
     from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
@@ -86,6 +95,14 @@ class FeatureMismatchError(ValueError):
 
 class ModelFileError(ValueError):
     """A model file ONNX Runtime cannot load; the message names the file."""
+
+
+class NoEmbeddingError(ValueError):
+    """The model has no ``embedding`` output (not exported with ``--with-embedding``)."""
+
+
+#: What one pass over the jets returns: the scores, the embedding, or both.
+Product = Literal["scores", "embedding", "both"]
 
 
 def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -119,6 +136,9 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
     (one field per class) of the same nesting; jets without constituents get NaN.
     ``threads`` sets ONNX Runtime's intra-op threads per worker (1 suits one
     coffea worker per core); ``batch_size`` bounds the memory of one inference batch.
+    A model exported with ``--with-embedding`` also gives each jet's embedding
+    (:meth:`embed`, :meth:`score_and_embed`; :attr:`embedding_dim` is its width D,
+    None for models without it).
 
     Sidecar inputs the ONNX graph does not declare (torch drops the arguments a
     network never reads) are not fed; :attr:`unused_inputs` names them.
@@ -189,8 +209,11 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         )
         batch_axes = {i.shape[0] for i in graph_inputs.values() if isinstance(i.shape[0], str)}
         self.min_length = self._minimum_length(minimum_particle_length(content, batch_axes))
-        output = session.get_outputs()[0]
+        outputs = session.get_outputs()
+        output = outputs[0]
         self.output_name = output.name
+        self.output_names = tuple(o.name for o in outputs)
+        self.embedding_dim = self._embedding_width(outputs)
         width = output.shape[-1] if isinstance(output.shape[-1], int) else None
         names = class_names or self.inputs.class_names
         if names is None:
@@ -199,6 +222,14 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
             msg = f"{self.model_path}: the model outputs {width} classes but {len(names)} class names are given ({', '.join(names)})"
             raise SidecarError(msg)
         self.class_names: tuple[str, ...] = tuple(names)
+        #: The label branches of each output class: the sidecar's task, else ``label_<name>``
+        #: (JetClass's ten for a model whose names make no task, e.g. a single output).
+        self.task: Task = (
+            self.inputs.task if self.inputs.task is not None and not class_names else JETCLASS
+        )
+        if self.task is JETCLASS:
+            with contextlib.suppress(ValueError):
+                self.task = task_of_class_names(self.class_names)
 
     def _minimum_length(self, need: MinimumLength) -> int:
         """The fewest slots a batch may have (see the module docstring); refuses an impossible one."""
@@ -227,6 +258,23 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
                 need.source,
             )
         return need.slots
+
+    def _embedding_width(self, outputs: Sequence[Any]) -> int | None:
+        """D of the graph's ``embedding`` output (N, D); None when the graph has none."""
+        embedding = next((o for o in outputs if o.name == EMBEDDING_OUTPUT), None)
+        if embedding is None:
+            return None
+        shape = list(embedding.shape or [])
+        declared = self.inputs.embedding_dim
+        width = shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) else declared
+        if len(shape) != 2 or width is None or (declared is not None and declared != width):
+            msg = (
+                f"{self.model_path}: output {EMBEDDING_OUTPUT!r} has shape {shape}, expected "
+                f"(N, D) with D = {declared if declared is not None else 'a fixed width'} "
+                f"(the sidecar {self.inputs.source})"
+            )
+            raise SidecarError(msg)
+        return int(width)
 
     # -- lazily created, never pickled -------------------------------------------------
     def _create_session(self) -> Any:
@@ -259,15 +307,61 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
 
     # -- awkward -> numpy -> awkward (coffea's numpy_call_wrapper protocol) ---------------
     def __call__(self, jets: Any) -> Any:
+        return self._dispatch(jets, "scores")
+
+    def embed(self, jets: Any) -> Any:
+        """The jet embedding, float32 ``(N, D)`` for ``(N,)`` jets, ``(events, var, D)`` per event.
+
+        Only for models exported with ``--with-embedding`` (else
+        :class:`NoEmbeddingError`, naming the model file). Jets are prepared,
+        bucketed and batched as for the scores, so a jet's embedding does not
+        depend on the chunk or batch it is in; jets without constituents get a
+        row of NaN. Eager, coffea-virtual and dask-awkward jets, as for
+        ``tagger(jets)``; ``ak.to_numpy`` turns a flat result into a numpy array.
+        """
+        self._require_embedding()
+        return self._dispatch(jets, "embedding")
+
+    def score_and_embed(self, jets: Any) -> tuple[Any, Any]:
+        """``(tagger(jets), embed(jets))`` from one ONNX Runtime run per batch, not two."""
+        self._require_embedding()
+        both = self._dispatch(jets, "both")
+        return both["scores"], both["embedding"]
+
+    def _require_embedding(self) -> None:
+        if self.embedding_dim is None:
+            msg = (
+                f"{self.model_path}: the model has no {EMBEDDING_OUTPUT!r} output (its outputs: "
+                f"{', '.join(self.output_names)}); export it with "
+                "`jetscale export RUN --with-embedding`"
+            )
+            raise NoEmbeddingError(msg)
+
+    def _dispatch(self, jets: Any, product: Product) -> Any:
+        """``product`` of dask-awkward (a lazy collection), typetracer or eager jets."""
         if type(jets).__module__.startswith("dask_awkward"):
             import dask_awkward as dak
 
+            label = "jetscale-onnx-tagger" if product == "scores" else f"jetscale-onnx-{product}"
             return dak.map_partitions(
-                _TaggerPartition(self), jets, label="jetscale-onnx-tagger", traverse=False
+                _TaggerPartition(self, product), jets, label=label, traverse=False
             )
         if ak.backend(jets) == "typetracer":
-            return self._typetracer_result(jets)
-        return self._call_awkward(jets)
+            return self._typetracer_result(jets, product)
+        if product == "scores":
+            return self._call_awkward(jets)
+        return self._products_awkward(jets, product)
+
+    def _products_awkward(self, jets: Any, product: Product) -> ak.Array:
+        """The embedding, or a record of ``scores`` and ``embedding``, of eager jets."""
+        _, prepared = self.prepare_awkward(jets)
+        arrays = {name: ak.to_numpy(values) for name, values in prepared.items()}
+        self.validate_numpy_input(**arrays)
+        if product == "embedding":
+            (embedding,) = self._run(arrays, (EMBEDDING_OUTPUT,))
+            return self._embedding_awkward(embedding, jets)
+        prob, embedding = self._run(arrays, (self.output_name, EMBEDDING_OUTPUT))
+        return self._both_awkward(prob, embedding, jets)
 
     def prepare_awkward(self, jets: Any) -> tuple[tuple[()], dict[str, Any]]:
         flat = _flat_jets(jets)
@@ -293,13 +387,25 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
 
     def numpy_call(self, **arrays: np.ndarray) -> np.ndarray:
         """Class probabilities ``(N, n_classes)`` float32 from flat per-jet and per-constituent arrays."""
+        (prob,) = self._run(arrays, (self.output_name,))
+        return prob
+
+    def _run(self, arrays: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        """The graph's ``outputs``, each ``(N, width)`` float32, from one session run per batch.
+
+        ``arrays`` are :meth:`numpy_call`'s flat arrays; rows of jets without
+        constituents are NaN.
+        """
         counts = arrays["counts"].astype(np.int64)
-        out = np.full((len(counts), len(self.class_names)), np.nan, dtype=np.float32)
+        widths = {self.output_name: len(self.class_names), EMBEDDING_OUTPUT: self.embedding_dim}
+        results = [
+            np.full((len(counts), widths[name] or 0), np.nan, dtype=np.float32) for name in outputs
+        ]
         # Length buckets: sort by constituent count, so each batch pads to a similar length.
         order = np.argsort(counts, kind="stable")
         order = order[counts[order] > 0]  # jets without constituents stay NaN
         if len(order) == 0:
-            return out
+            return results
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         sorted_counts = counts[order]
@@ -345,11 +451,13 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
                     )
                     for name, s in slices.items()
                 }
-                (prob,) = self.session.run([self.output_name], feeds)
-                if np.isnan(prob).any():
-                    _warn_nan(self, int(np.isnan(prob).any(axis=1).sum()))
-                out[order[start:stop]] = prob
-        return out
+                batch = self.session.run(list(outputs), feeds)
+                first = batch[0]
+                if np.isnan(first).any():
+                    _warn_nan(self, int(np.isnan(first).any(axis=1).sum()))
+                for result, values in zip(results, batch, strict=True):
+                    result[order[start:stop]] = values
+        return results
 
     def postprocess_awkward(self, prob: Any, jets: Any) -> ak.Array:
         values = ak.to_numpy(prob)
@@ -359,6 +467,23 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         if _is_jagged(jets):
             return ak.unflatten(record, ak.num(jets, axis=1))
         return record
+
+    def _embedding_awkward(self, embedding: np.ndarray, jets: Any) -> ak.Array:
+        """``(N, D)`` float32 values -> ``(N, D)`` or, for per-event jets, ``(events, var, D)``."""
+        values = ak.from_numpy(embedding)
+        if _is_jagged(jets):
+            return ak.unflatten(values, ak.num(jets, axis=1))
+        return values
+
+    def _both_awkward(self, prob: np.ndarray, embedding: np.ndarray, jets: Any) -> ak.Array:
+        """A record of ``scores`` and ``embedding`` per jet, nested as ``jets``."""
+        return ak.zip(
+            {
+                "scores": self.postprocess_awkward(prob, jets),
+                "embedding": self._embedding_awkward(embedding, jets),
+            },
+            depth_limit=2 if _is_jagged(jets) else 1,
+        )
 
     # -- helpers ---------------------------------------------------------------------------
     def _input_slices(self) -> dict[str, slice]:
@@ -373,7 +498,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         slices = self._input_slices()
         return [slices[i.name] for i in self.inputs.inputs if _is_mask(i)]
 
-    def _typetracer_result(self, jets: Any) -> ak.Array:
+    def _typetracer_result(self, jets: Any, product: Product = "scores") -> ak.Array:
         """Touch exactly the fields inference reads; return an output typetracer."""
         flat = _flat_jets(jets)
         constituents = flat["constituents"]
@@ -384,9 +509,16 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         for field in self.jet_fields:
             ak.typetracer.touch_data(_jet_field(flat, field))
         empty = np.zeros((0, len(self.class_names)), dtype=np.float32)
-        result = self.postprocess_awkward(
-            empty, ak.Array([[]]) if _is_jagged(jets) else ak.Array([])
-        )
+        like = ak.Array([[]]) if _is_jagged(jets) else ak.Array([])
+        if product == "scores":
+            result = self.postprocess_awkward(empty, like)
+        else:
+            no_embedding = np.zeros((0, self.embedding_dim or 0), dtype=np.float32)
+            result = (
+                self._embedding_awkward(no_embedding, like)
+                if product == "embedding"
+                else self._both_awkward(empty, no_embedding, like)
+            )
         if _is_jagged(jets):
             result = result[:0]
         return ak.Array(result.layout.to_typetracer(forget_length=True))
@@ -496,13 +628,12 @@ def _is_mask(model_input: ModelInput) -> bool:
 class _TaggerPartition:
     """The per-partition callable of the dask path (a class: picklable, named in the graph)."""
 
-    def __init__(self, tagger: OnnxTagger) -> None:
+    def __init__(self, tagger: OnnxTagger, product: Product = "scores") -> None:
         self.tagger = tagger
+        self.product = product
 
     def __call__(self, jets: ak.Array) -> ak.Array:
-        if ak.backend(jets) == "typetracer":
-            return self.tagger._typetracer_result(jets)
-        return self.tagger._call_awkward(jets)
+        return self.tagger._dispatch(jets, self.product)
 
 
 def _is_jagged(jets: Any) -> bool:
