@@ -15,8 +15,27 @@ EPILOG = (
     "at once, and a class's file once all its units are done: a run that stopped (killed, "
     "workers lost) is finished by running the same command again. The same --seed gives "
     "identical files for any executor and number of workers. Exit status 1: units were "
-    "lost with their workers (listed); run the command again."
+    "lost with their workers (listed); run the command again. New signal classes: "
+    "X<decay>_m<mass>, a spin-0 resonance X of that mass (GeV, an integer) made as the "
+    "Higgs in ZH with Z -> nu nu, decaying to bb, cc, qq (u, d, s), gg or 4q (W W*, "
+    "mass >= 41 GeV), e.g. --classes Xbb_m60,QCD; its file has the ten label_* branches "
+    "(false) and label_<class> (true). A --pt-range other than 500,1000 is part of the "
+    "file names (Xbb_m60_cms_s1_pt200-400.root)."
 )
+
+
+def _pt_range(text: str) -> tuple[float, float]:
+    """``--pt-range MIN,MAX`` (GeV) as two floats; argparse reports a bad value with the option."""
+    from jetscale.generate.jets import PT_LIMIT, check_pt_range
+
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return check_pt_range((float(parts[0]), float(parts[1])))
+    except ValueError:
+        msg = f"expected MIN,MAX in GeV with 0 < MIN < MAX <= {PT_LIMIT:g}, such as 500,1000; got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +44,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, required=True, help="output directory for the ROOT files"
     )
     parser.add_argument(
-        "--classes", default="all", help="'all' or a comma-separated list such as QCD,Tbqq"
+        "--classes",
+        default="all",
+        help="'all' (JetClass's ten) or a comma-separated list of JetClass classes and new "
+        "signals X<decay>_m<mass> (decay bb, cc, qq, gg or 4q; mass in GeV), such as "
+        "QCD,Tbqq or Xbb_m60,QCD",
     )
     parser.add_argument("--jets-per-class", type=int, required=True, help="jets per class")
+    parser.add_argument(
+        "--pt-range",
+        type=_pt_range,
+        default=(500.0, 1000.0),
+        metavar="MIN,MAX",
+        help="jet pT window in GeV; Pythia's pT-hat window follows it (0.9 MIN to 1.1 MAX) "
+        "(default: 500,1000, as JetClass)",
+    )
     parser.add_argument(
         "--detector",
         default="cms",
@@ -57,12 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jetscale.generate import GenerationIncompleteError, generate
-    from jetscale.schema import parse_classes
+    from jetscale.generate.signals import parse_generate_classes
 
     try:
         summary = generate(
             args.out,
-            parse_classes(args.classes),
+            parse_generate_classes(args.classes),
             args.jets_per_class,
             detector=args.detector,
             seed=args.seed,
@@ -70,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             executor=args.executor,
             scheduler=args.scheduler,
+            pt_range=args.pt_range,
         )
     except GenerationIncompleteError as err:
         print(err.summary)

@@ -1,10 +1,11 @@
 """JetClass-format jets from Pythia 8 + FastJet + a parametrised detector card.
 
-``generate(out_dir, classes, jets_per_class, detector="cms", seed=1, workers=1)``
-writes one JetClass ROOT file per class, in this process, a pool of processes or
-on dask, and finishes an interrupted run when called again. The pipeline, one
-module per step:
+``generate(out_dir, classes, jets_per_class, detector="cms", seed=1, workers=1,
+pt_range=(500, 1000))`` writes one JetClass ROOT file per class, in this process,
+a pool of processes or on dask, and finishes an interrupted run when called
+again. The pipeline, one module per step:
 
+* :mod:`.signals` -- class names: JetClass's ten and new signals ``X<decay>_m<mass>``;
 * :mod:`.processes` -- Pythia settings per class (13 TeV, pT-hat window, forced decays);
 * :mod:`.events` -- Pythia set-up and final-state particles into numpy;
 * :mod:`.truth` -- resonance decays and DeltaR matching to jets;

@@ -1,11 +1,12 @@
 """From detector-level particles of many events to JetClass jet records.
 
-:func:`build_jets` clusters every event, keeps the jets in the JetClass window
-(``500 < pT < 1000`` GeV, ``|eta| < 2``) that pass a selection mask (truth
-matching), and fills the internal layout of :mod:`jetscale.schema`: jet
-kinematics from the E-scheme sum of the constituents, soft drop, N-subjettiness,
-and constituents sorted by descending pT (ties by their order in the event) with
-``deta = eta - eta_jet`` and ``dphi = phi - phi_jet`` wrapped into [-pi, pi].
+:func:`build_jets` clusters every event, keeps the jets in the pT window
+(JetClass's ``500 < pT < 1000`` GeV by default, see :func:`check_pt_range`) and
+``|eta| < 2`` that pass a selection mask (truth matching), and fills the internal
+layout of :mod:`jetscale.schema`: jet kinematics from the E-scheme sum of the
+constituents, soft drop, N-subjettiness, and constituents sorted by descending pT
+(ties by their order in the event) with ``deta = eta - eta_jet`` and
+``dphi = phi - phi_jet`` wrapped into [-pi, pi].
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ vector.register_awkward()
 
 JET_PT_MIN = 500.0  # GeV
 JET_PT_MAX = 1000.0  # GeV
+#: JetClass's jet pT window, GeV: the default of ``jetscale generate --pt-range``.
+DEFAULT_PT_RANGE: tuple[float, float] = (JET_PT_MIN, JET_PT_MAX)
+#: Highest jet pT a window may reach, GeV: half the 13 TeV collision energy.
+PT_LIMIT = 6500.0
 JET_ABS_ETA_MAX = 2.0
 
 _PARTICLE_FIELDS = (
@@ -40,8 +45,25 @@ _PARTICLE_FIELDS = (
 )
 
 
-def candidate_jets(reco: RecoParticles, n_events: int) -> tuple[ak.Array, ak.Array]:
+def check_pt_range(pt_range: tuple[float, float] | list[float]) -> tuple[float, float]:
+    """``pt_range`` as ``(min, max)`` floats in GeV; a ValueError unless ``0 < min < max <= 6500``."""
+    try:
+        low, high = (float(v) for v in pt_range)
+    except (TypeError, ValueError):
+        msg = f"pt_range must be two numbers (min, max) in GeV, got {pt_range!r}"
+        raise ValueError(msg) from None
+    if not (0 < low < high <= PT_LIMIT):
+        msg = f"pt_range must satisfy 0 < min < max <= {PT_LIMIT:g} GeV, got ({low:g}, {high:g})"
+        raise ValueError(msg)
+    return low, high
+
+
+def candidate_jets(
+    reco: RecoParticles, n_events: int, pt_range: tuple[float, float] = DEFAULT_PT_RANGE
+) -> tuple[ak.Array, ak.Array]:
     """Cluster all events; return ``(jets, constituents)`` for jets in the window.
+
+    The window is ``pt_range[0] < pT < pt_range[1]`` (GeV) and ``|eta| < 2``.
 
     ``jets`` is ``(event, jet)`` with ``pt, eta, phi, energy`` (GeV); ``constituents``
     is ``(event, jet, constituent)`` with the :class:`RecoParticles` fields plus
@@ -51,8 +73,9 @@ def candidate_jets(reco: RecoParticles, n_events: int) -> tuple[ak.Array, ak.Arr
     flat = {name: getattr(reco, name) for name in _PARTICLE_FIELDS}
     flat["index"] = np.arange(len(reco)) - np.repeat(np.cumsum(counts) - counts, counts)
     particles = ak.zip(flat)
+    pt_min, pt_max = pt_range
     indices = cluster_constituents(
-        ak.unflatten(particles, counts), min_pt=JET_PT_MIN
+        ak.unflatten(particles, counts), min_pt=pt_min
     )  # (event, jet, constituent)
     # Global positions in the flat particle arrays, then back to (event, jet, constituent).
     starts = np.cumsum(counts) - counts
@@ -74,7 +97,7 @@ def candidate_jets(reco: RecoParticles, n_events: int) -> tuple[ak.Array, ak.Arr
         with_name="Momentum4D",
     )
     jets = ak.zip({"pt": p4.pt, "eta": p4.eta, "phi": p4.phi, "energy": p4.E})
-    in_window = (jets.pt > JET_PT_MIN) & (jets.pt < JET_PT_MAX) & (abs(jets.eta) < JET_ABS_ETA_MAX)
+    in_window = (jets.pt > pt_min) & (jets.pt < pt_max) & (abs(jets.eta) < JET_ABS_ETA_MAX)
     return jets[in_window], constituents[in_window]
 
 
@@ -83,14 +106,16 @@ def build_jets(
     n_events: int,
     label: int,
     select: Callable[[ak.Array], ak.Array] | None = None,
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
 ) -> ak.Array:
     """JetClass records (internal layout) for the selected jets of a batch of events.
 
+    Jets lie in ``pt_range`` (GeV) and ``|eta| < 2``; ``label`` is written to every one.
     ``select`` maps the ``(event, jet)`` candidates (fields ``pt, eta, phi``) to a
     boolean mask of the same shape; ``None`` keeps every jet in the window.
     Jets come out in event order, and by descending pT within an event.
     """
-    jets, constituents = candidate_jets(reco, n_events)
+    jets, constituents = candidate_jets(reco, n_events, pt_range)
     if select is not None:
         mask = select(jets)
         jets, constituents = jets[mask], constituents[mask]

@@ -1,13 +1,16 @@
 """What :func:`~jetscale.generate.generate` writes: unit files, their identity, class files.
 
 Every finished work unit is one parquet file in jetscale's internal layout,
-``OUT/units/<Class>_<detector>_s<seed>/unit_00012.parquet``, written atomically by
-the driver as soon as the unit's jets are back from its worker. The file's
-awkward ``attrs`` (kept in the parquet metadata) hold the unit's identity: the
-class, unit index, jets, ``unit_jets``, seed, the detector's name and the
+``OUT/units/<Class>_<detector>_s<seed>/unit_00012.parquet`` (with
+``_pt<min>-<max>`` appended for a jet pT window other than 500-1000 GeV), written
+atomically by the driver as soon as the unit's jets are back from its worker. The
+file's awkward ``attrs`` (kept in the parquet metadata) hold the unit's identity:
+the class, unit index, jets, ``unit_jets``, seed, the detector's name and the
 SHA-256 of its card's parameters (:func:`~jetscale.generate.cards.card_digest`),
-the events per batch and the jetscale version; and what the unit took (events,
-seconds).
+the events per batch, the jetscale version and, when it is not the default, the
+jet pT window; and what the unit took (events, seconds). The jets' ``label``
+indexes the class names stored with the file
+(:func:`~jetscale.generate.signals.label_classes`).
 
 A unit is finished when its file exists, reads, holds its number of jets and
 carries exactly the identity this run expects. Anything else (a file of another
@@ -22,15 +25,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 
+from jetscale import schema
 from jetscale._version import __version__
 from jetscale.generate.cards import card_digest
+from jetscale.generate.jets import DEFAULT_PT_RANGE
+from jetscale.generate.signals import label_classes
 from jetscale.generate.units import BATCH_EVENTS, UnitResult, WorkUnit
 from jetscale.io.atomic import write_json
 from jetscale.io.jetclass import write_jetclass_chunks
@@ -53,9 +59,26 @@ def detector_label(detector: str) -> str:
     return Path(detector).stem if detector.endswith(".toml") else detector
 
 
-def sample_file_name(class_name: str, detector: str, seed: int) -> str:
-    """``<class>_<detector>_s<seed>.root``: the file :func:`generate` writes for a class."""
-    return f"{class_name}_{detector_label(detector)}_s{seed}.root"
+def sample_file_name(
+    class_name: str,
+    detector: str,
+    seed: int,
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
+) -> str:
+    """``<class>_<detector>_s<seed>.root``: the file :func:`generate` writes for a class.
+
+    A jet pT window other than the default 500-1000 GeV is part of the name:
+    ``Xbb_m60_cms_s1_pt200-400.root``.
+    """
+    window = (
+        "" if tuple(pt_range) == DEFAULT_PT_RANGE else f"_pt{_gev(pt_range[0])}-{_gev(pt_range[1])}"
+    )
+    return f"{class_name}_{detector_label(detector)}_s{seed}{window}.root"
+
+
+def _gev(value: float) -> str:
+    """A pT in file names: ``200`` for 200.0 GeV, ``250.5`` otherwise."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -77,15 +100,19 @@ class UnitStore:
         self.card_sha256 = card_digest(card_text)
 
     def folder(self, unit: WorkUnit) -> Path:
-        sample = sample_file_name(unit.class_name, unit.detector, unit.seed)
+        sample = sample_file_name(unit.class_name, unit.detector, unit.seed, unit.pt_range)
         return self.out / UNITS_DIR / sample.removesuffix(".root")
 
     def path(self, unit: WorkUnit) -> Path:
         return self.folder(unit) / f"unit_{unit.unit_index:05d}.parquet"
 
     def identity(self, unit: WorkUnit) -> dict[str, Any]:
-        """Everything a unit's jets depend on: equal identities, equal jets."""
-        return {
+        """Everything a unit's jets depend on: equal identities, equal jets.
+
+        The jet pT window is recorded only when it is not the default, so that the
+        units of the default window keep the identity they had before it was an option.
+        """
+        identity: dict[str, Any] = {
             "format": RECORD_FORMAT,
             "class": unit.class_name,
             "unit_index": unit.unit_index,
@@ -97,6 +124,9 @@ class UnitStore:
             "batch_events": BATCH_EVENTS,
             "jetscale": __version__,
         }
+        if tuple(unit.pt_range) != DEFAULT_PT_RANGE:
+            identity["pt_range"] = [float(v) for v in unit.pt_range]  # as JSON gives it back
+        return identity
 
     def finished(self, unit: WorkUnit) -> UnitRecord | None:
         """The unit's record if its file is finished for this configuration, else None."""
@@ -129,7 +159,8 @@ class UnitStore:
             "seconds": result.seconds,
         }
         path = self.path(result.unit)
-        write_parquet(path, ak.Array(result.jets, attrs={ATTRS_KEY: record}))
+        jets = ak.Array(result.jets, attrs={ATTRS_KEY: record})
+        write_parquet(path, jets, class_names=label_classes(result.unit.class_name))
         return UnitRecord(path, len(result.jets), result.n_events, result.seconds)
 
     def _stamp(self, path: Path) -> Path:
@@ -170,8 +201,14 @@ class UnitStore:
                     leftover.unlink(missing_ok=True)
 
 
-def assemble_class_file(path: Path, records: list[UnitRecord]) -> Path:
-    """Write the class file ``path`` from its unit files (in the order given), atomically."""
+def assemble_class_file(
+    path: Path, records: list[UnitRecord], class_names: Sequence[str] = schema.CLASS_NAMES
+) -> Path:
+    """Write the class file ``path`` from its unit files (in the order given), atomically.
+
+    The jets' ``label`` indexes ``class_names``: the file gets JetClass's ten
+    ``label_*`` branches and one per further name (``label_Xbb_m60``).
+    """
 
     def chunks() -> Iterator[ak.Array]:
         pending: list[ak.Array] = []
@@ -186,4 +223,4 @@ def assemble_class_file(path: Path, records: list[UnitRecord]) -> Path:
         if pending:
             yield ak.concatenate(pending)
 
-    return write_jetclass_chunks(path, chunks())
+    return write_jetclass_chunks(path, chunks(), class_names=class_names)

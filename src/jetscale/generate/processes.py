@@ -1,8 +1,8 @@
-"""Pythia 8 process settings for each JetClass class.
+"""Pythia 8 process settings for each JetClass class and each new signal X.
 
 Each class has its own hard process at 13 TeV, generated in a pT-hat window
-around the 500-1000 GeV jet window, with the decays of interest forced so that
-(almost) every event contains a candidate:
+around the jet pT window (:func:`pthat_window`), with the decays of interest
+forced so that (almost) every event contains a candidate:
 
 * ``QCD``: Z(-> nu nu) + jet (``WeakBosonAndParton``, Z only), as JetClass's
   ``ZJetsToNuNu`` sample: the recoiling jets, mostly quark jets (qg -> Zq dominates);
@@ -17,6 +17,13 @@ around the 500-1000 GeV jet window, with the decays of interest forced so that
   (``WeakZ0:gmZmode = 2``), boson -> q q'.
 * ``Tbqq``: ttbar with every W -> q q'; ``Tbl``: ttbar with every W -> l nu
   (l = e, mu, as JetClass), so both tops are candidates.
+* ``X<decay>_m<mass>`` (:mod:`.signals`): produced as the Higgs samples (ZH,
+  Z -> nu nu) with the Higgs (25) given the mass ``25:m0``, a narrow width forced
+  to ``mass / 1000`` (an SM Higgs of 300 GeV would be 9 GeV wide and one of
+  1 TeV 565 GeV) and a mass window of +-10 %. Decays: ``bb``, ``cc``, ``gg`` as
+  Hbb, Hcc, Hgg; ``4q`` as H4q (W W*, both W -> q q'); ``qq`` to u, d and s
+  quarks in equal parts (three added channels of equal branching ratio, so the
+  Yukawa couplings, which would make it nearly all s sbar, do not apply).
 
 Forced decays change cross sections, not kinematics, and JetClass samples are
 exclusive anyway. q stands for d, u, s, c, b.
@@ -26,12 +33,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jetscale import schema
+from jetscale.generate.jets import DEFAULT_PT_RANGE
+from jetscale.generate.signals import Signal, parse_signal
 
 #: Centre-of-mass energy, GeV.
 SQRT_S = 13000.0
-#: pT-hat window, GeV: wider than the 500-1000 GeV jet window so that recoil,
-#: radiation and detector smearing do not sculpt the jet pT spectrum at its edges.
+#: pT-hat window, GeV, of the default 500-1000 GeV jet window: wider than it so
+#: that recoil, radiation and detector smearing do not sculpt the jet pT spectrum at
+#: its edges. Other jet windows scale it (:func:`pthat_window`).
 PTHAT_MIN = 450.0
 PTHAT_MAX = 1100.0
 
@@ -90,22 +99,74 @@ _SPECS: dict[str, ProcessSpec] = {
 }
 
 
+#: Forced decays of X (particle 25), by decay name (see :data:`.signals.X_DECAYS`).
+_X_DECAY_SETTINGS: dict[str, tuple[str, ...]] = {
+    "bb": ("25:onIfMatch = 5 -5",),
+    "cc": ("25:onIfMatch = 4 -4",),
+    "gg": ("25:onIfMatch = 21 21",),
+    # The SM channels to d, u, s stay off: new ones of equal partial width (meMode 100:
+    # branching ratio times the stored width) make the three flavours equally likely.
+    "qq": tuple(f"25:addChannel = 1 0.3333 100 {q} -{q}" for q in (1, 2, 3)),
+    "4q": ("25:onIfMatch = 24 -24", "24:onMode = off", f"24:onIfAny = {_QUARKS}"),
+}
+#: Forced width of X relative to its mass: far below the jet mass resolution at any mass.
+X_RELATIVE_WIDTH = 0.001
+#: Half-width of X's mass window relative to its mass (``25:mMin``, ``25:mMax``).
+X_MASS_WINDOW = 0.1
+
+
+def signal_spec(signal: Signal) -> ProcessSpec:
+    """The :class:`ProcessSpec` of a new signal X, without the checks of its name."""
+    mass = float(signal.mass)
+    settings = (
+        *_ZH,
+        f"25:m0 = {mass:g}",
+        f"25:mMin = {mass * (1 - X_MASS_WINDOW):g}",
+        f"25:mMax = {mass * (1 + X_MASS_WINDOW):g}",
+        "25:doForceWidth = on",
+        f"25:mWidth = {mass * X_RELATIVE_WIDTH:g}",
+        *_X_DECAY_SETTINGS[signal.decay],
+    )
+    return ProcessSpec(signal.name, settings, 25, n_quarks=signal.n_partons)
+
+
 def process_spec(name: str) -> ProcessSpec:
-    """The :class:`ProcessSpec` of a JetClass class name."""
-    schema.class_index(name)  # raises a ValueError listing the classes
-    return _SPECS[name]
+    """The :class:`ProcessSpec` of a JetClass class or an ``X<decay>_m<mass>`` signal.
+
+    Raises a ValueError naming ``name`` and the accepted forms for any other name.
+    """
+    signal = parse_signal(name)
+    return _SPECS[name] if signal is None else signal_spec(signal)
 
 
-def pythia_settings(spec: ProcessSpec, seed: int, unit_index: int = 0) -> list[str]:
+def pthat_window(pt_range: tuple[float, float] = DEFAULT_PT_RANGE) -> tuple[float, float]:
+    """Pythia's pT-hat window (GeV) for the jet pT window ``pt_range`` (GeV).
+
+    ``(0.9 min, 1.1 max)``: 450-1100 GeV for the default 500-1000 GeV, as always.
+    Computed as ``min * 9 / 10`` and ``max * 11 / 10``, which are exact for whole
+    GeV, so the default settings, and with them the events, stay exactly as they were.
+    """
+    low, high = pt_range
+    return low * 9 / 10, high * 11 / 10
+
+
+def pythia_settings(
+    spec: ProcessSpec,
+    seed: int,
+    unit_index: int = 0,
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
+) -> list[str]:
     """All Pythia readString lines for one work unit of ``spec``, seeded with ``seed``.
 
+    The pT-hat window follows the jet window ``pt_range`` (GeV, :func:`pthat_window`).
     Hadronisation, multiparton interactions and the Pythia default decay table stay
     on (B, D hadrons, K0S and hyperons decay, with production vertices in mm).
     """
+    pthat_min, pthat_max = pthat_window(pt_range)
     lines = [
         f"Beams:eCM = {SQRT_S}",
-        f"PhaseSpace:pTHatMin = {PTHAT_MIN}",
-        f"PhaseSpace:pTHatMax = {PTHAT_MAX}",
+        f"PhaseSpace:pTHatMin = {pthat_min}",
+        f"PhaseSpace:pTHatMax = {pthat_max}",
         "Random:setSeed = on",
         f"Random:seed = {seed}",
         "Print:quiet = on",

@@ -24,9 +24,9 @@ from typing import Any
 import awkward as ak
 from tqdm.auto import tqdm
 
-from jetscale import schema
 from jetscale._optional import require
 from jetscale.generate.cards import parse_card, read_card_text
+from jetscale.generate.jets import DEFAULT_PT_RANGE, check_pt_range
 from jetscale.generate.outputs import (
     UNITS_DIR,
     UnitRecord,
@@ -41,6 +41,8 @@ from jetscale.generate.parallel import (
     in_this_process,
     on_dask,
 )
+from jetscale.generate.signals import check_class_name, check_signal_window, label_classes
+from jetscale.generate.truth import MATCH_RADIUS
 from jetscale.generate.units import UNIT_JETS, WorkUnit, run_unit, unit_task, work_units
 from jetscale.io.lock import DirectoryLock
 
@@ -107,11 +109,39 @@ class GenerationIncompleteError(RuntimeError):
         self.summary = summary
 
 
+def check_classes(
+    classes: list[str], pt_range: tuple[float, float] = DEFAULT_PT_RANGE
+) -> tuple[float, float]:
+    """Refuse, before any event, class names that cannot be generated in the jet window.
+
+    Returns ``pt_range`` as floats (GeV). Names are JetClass's ten or new signals
+    ``X<decay>_m<mass>`` (:mod:`.signals`); an X too heavy for the window is refused.
+    """
+    window = check_pt_range(pt_range)
+    for name in classes:
+        check_class_name(name)
+        check_signal_window(name, window[1], MATCH_RADIUS)
+    if len(set(classes)) != len(classes):
+        msg = f"classes must be unique, got {classes}"
+        raise ValueError(msg)
+    return window
+
+
 def generate_class(
-    class_name: str, n_jets: int, detector: str = "cms", seed: int = 1, unit_jets: int = UNIT_JETS
+    class_name: str,
+    n_jets: int,
+    detector: str = "cms",
+    seed: int = 1,
+    unit_jets: int = UNIT_JETS,
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
 ) -> ak.Array:
-    """``n_jets`` jets of one class in memory (one process), identical to :func:`generate`'s."""
-    units = work_units([class_name], n_jets, detector, seed, unit_jets)
+    """``n_jets`` jets of one class in memory (one process), identical to :func:`generate`'s.
+
+    ``label`` indexes JetClass's ten classes, followed by ``class_name`` for a new
+    signal X (:func:`~jetscale.generate.signals.label_classes`).
+    """
+    window = check_classes([class_name], pt_range)
+    units = work_units([class_name], n_jets, detector, seed, unit_jets, pt_range=window)
     return ak.concatenate([run_unit(u).jets for u in units])
 
 
@@ -128,12 +158,20 @@ def generate(
     executor: str | None = None,
     scheduler: str | None = None,
     client: Any = None,
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
 ) -> GenerationSummary:
     """Generate JetClass-format jets and write one file per class into ``out_dir``.
 
-    Files are ``<Class>_<detector>_s<seed>.root`` (written atomically), assembled
-    from per-unit files in ``out_dir/units`` that a later call reuses: a call that
-    stopped part-way is finished by calling again with the same arguments.
+    ``classes`` are JetClass's (``"QCD"``, ``"Tbqq"``) or new signals
+    ``X<decay>_m<mass>`` (``"Xbb_m60"``: :mod:`.signals`), whose files carry the ten
+    ``label_*`` branches, all false, and a true ``label_<class>``. Jets lie in
+    ``pt_range`` (GeV, default JetClass's 500-1000), and Pythia's pT-hat window
+    follows it (:func:`~jetscale.generate.processes.pthat_window`).
+
+    Files are ``<Class>_<detector>_s<seed>.root`` (``..._pt<min>-<max>.root`` for
+    another pT window; written atomically), assembled from per-unit files in
+    ``out_dir/units`` that a later call reuses: a call that stopped part-way is
+    finished by calling again with the same arguments.
 
     Where units run: ``executor="processes"`` (the default) runs them in this
     process (``workers=1``) or in ``workers`` spawned processes; ``"dask"`` on a
@@ -150,11 +188,7 @@ def generate(
     class file is written. An exception raised inside a unit propagates.
     Returns a summary with jets/s.
     """
-    for name in classes:
-        schema.class_index(name)
-    if len(set(classes)) != len(classes):
-        msg = f"classes must be unique, got {classes}"
-        raise ValueError(msg)
+    window = check_classes(classes, pt_range)
     if jets_per_class <= 0:
         msg = f"jets_per_class must be positive, got {jets_per_class}"
         raise ValueError(msg)
@@ -172,7 +206,16 @@ def generate(
     runner = _Executor(chosen, workers, scheduler, client)
     with DirectoryLock(out, "jetscale generate"):  # one writer per directory
         return _generate(
-            out, classes, jets_per_class, detector, seed, unit_jets, card_text, progress, runner
+            out,
+            classes,
+            jets_per_class,
+            detector,
+            seed,
+            unit_jets,
+            card_text,
+            progress,
+            runner,
+            window,
         )
 
 
@@ -226,10 +269,13 @@ def _generate(
     card_text: str,
     progress: bool,
     executor: _Executor,
+    pt_range: tuple[float, float],
 ) -> GenerationSummary:
     """The work of :func:`generate`, with ``out`` held."""
     start = time.perf_counter()
-    units = work_units(classes, jets_per_class, detector, seed, unit_jets, card_text=card_text)
+    units = work_units(
+        classes, jets_per_class, detector, seed, unit_jets, card_text=card_text, pt_range=pt_range
+    )
     store = UnitStore(out, unit_jets, card_text)
     store.remove_temporaries(units)
     records: dict[tuple[str, int], UnitRecord] = {}
@@ -241,7 +287,7 @@ def _generate(
     log.info("%d work units: %d finished before, %d to run", len(units), reused, len(todo))
     for name in sorted({u.class_name for u in todo}):
         # The class file of an earlier run would look complete while this run is not.
-        stale = out / sample_file_name(name, detector, seed)
+        stale = out / sample_file_name(name, detector, seed, pt_range)
         if stale.exists():
             log.info("removing %s: it is rewritten once its units are finished", stale)
             stale.unlink()
@@ -276,7 +322,7 @@ def _generate(
             )
             raise
 
-    summary = _write_class_files(out, classes, units, records, store, detector, seed)
+    summary = _write_class_files(out, classes, units, records, store, detector, seed, pt_range)
     summary.wall_time_s = time.perf_counter() - start
     summary.jets_generated = sum(u.n_jets for u in todo if _key(u) in records)
     summary.jets_per_second = summary.jets_generated / summary.wall_time_s
@@ -311,6 +357,7 @@ def _write_class_files(
     store: UnitStore,
     detector: str,
     seed: int,
+    pt_range: tuple[float, float],
 ) -> GenerationSummary:
     """Assemble the file of every class whose units are all finished; the summary of the files.
 
@@ -325,9 +372,9 @@ def _write_class_files(
         finished = [r for r in mine if r is not None]
         if len(finished) < len(mine):
             continue
-        path = out / sample_file_name(name, detector, seed)
+        path = out / sample_file_name(name, detector, seed, pt_range)
         if not store.assembled_from(path, mine_units):
-            assemble_class_file(path, finished)
+            assemble_class_file(path, finished, label_classes(name))
             store.mark_assembled(path, mine_units)
         summary.files.append(path)
         jets = summary.jets_per_class[name] = sum(r.n_jets for r in finished)

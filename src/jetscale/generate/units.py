@@ -3,10 +3,12 @@
 The work for each class is split into fixed work units of :data:`UNIT_JETS` jets,
 keyed by ``(class, unit index)``. Each unit runs its own Pythia instance and its
 own numpy generator for the detector, both seeded from
-``SeedSequence(seed, spawn_key=(class index, unit index))``, and processes events
-in fixed batches. A unit's output therefore depends only on the user seed, the
-class, the unit index, its number of jets and the detector card, never on the
-number of workers or on which process or machine ran it.
+``SeedSequence(seed, spawn_key=(class key, unit index))`` (the class key is the
+JetClass index, or a key derived from the name for a new signal X, see
+:func:`~jetscale.generate.signals.class_key`), and processes events in fixed
+batches. A unit's output therefore depends only on the user seed, the class, the
+unit index, its number of jets, the jet pT window and the detector card, never on
+the number of workers or on which process or machine ran it.
 
 :func:`unit_task` is what worker processes run. For the tests of failure
 handling it honours one environment variable, :data:`KILL_UNIT_ENV`: set to
@@ -25,12 +27,12 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 
-from jetscale import schema
 from jetscale.generate.cards import DetectorCard, parse_card, read_card_text
 from jetscale.generate.detector import apply_detector
 from jetscale.generate.events import ChargeTable, final_particles, make_pythia, stack_events
-from jetscale.generate.jets import build_jets
+from jetscale.generate.jets import DEFAULT_PT_RANGE, build_jets
 from jetscale.generate.processes import ProcessSpec, process_spec, pythia_settings
+from jetscale.generate.signals import class_key, label_index
 from jetscale.generate.truth import find_decays, match_jets
 
 #: Jets per work unit: large enough to amortise Pythia's initialisation (~1 s).
@@ -53,6 +55,8 @@ class WorkUnit:
     seed: int  # the user seed
     #: The card's TOML, read once by the driver: every unit uses the same card.
     card_text: str = field(default="", repr=False)
+    #: Jet pT window (min, max), GeV; Pythia's pT-hat window follows it.
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class UnitResult:
 
 def unit_seeds(seed: int, class_name: str, unit_index: int) -> tuple[int, np.random.SeedSequence]:
     """The Pythia seed (1..900000000) and the detector SeedSequence of one work unit."""
-    root = np.random.SeedSequence(seed, spawn_key=(schema.class_index(class_name), unit_index))
+    root = np.random.SeedSequence(seed, spawn_key=(class_key(class_name), unit_index))
     pythia_child, detector_child = root.spawn(2)
     pythia_seed = int(pythia_child.generate_state(1, dtype=np.uint64)[0] % _PYTHIA_SEED_MAX) + 1
     return pythia_seed, detector_child
@@ -80,10 +84,12 @@ def work_units(
     seed: int,
     unit_jets: int = UNIT_JETS,
     card_text: str | None = None,
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
 ) -> list[WorkUnit]:
     """Fixed work units: ``ceil(jets_per_class / unit_jets)`` per class, the last one partial.
 
-    ``card_text`` is the card's TOML if the caller has read it already.
+    ``card_text`` is the card's TOML if the caller has read it already; ``pt_range``
+    the jet pT window in GeV.
     """
     if card_text is None:
         card_text, _ = read_card_text(detector)
@@ -98,6 +104,7 @@ def work_units(
                     detector,
                     seed,
                     card_text,
+                    pt_range,
                 )
             )
     return units
@@ -109,10 +116,10 @@ def run_unit(unit: WorkUnit, on_batch: Callable[[int], None] | None = None) -> U
     spec = process_spec(unit.class_name)
     card = parse_card(unit.card_text or read_card_text(unit.detector)[0], unit.detector)
     pythia_seed, detector_seed = unit_seeds(unit.seed, unit.class_name, unit.unit_index)
-    pythia = make_pythia(pythia_settings(spec, pythia_seed, unit.unit_index))
+    pythia = make_pythia(pythia_settings(spec, pythia_seed, unit.unit_index, unit.pt_range))
     rng = np.random.default_rng(detector_seed)
     charge_of = ChargeTable(pythia.particleData)
-    label = schema.class_index(unit.class_name)
+    label = label_index(unit.class_name)
 
     chunks: list[ak.Array] = []
     n_jets = n_events = 0
@@ -124,7 +131,7 @@ def run_unit(unit: WorkUnit, on_batch: Callable[[int], None] | None = None) -> U
                 f"after {n_events} events; check the process settings"
             )
             raise RuntimeError(msg)
-        jets = _run_batch(pythia, spec, card, rng, charge_of, label)
+        jets = _run_batch(pythia, spec, card, rng, charge_of, label, unit.pt_range)
         n_events += BATCH_EVENTS
         if len(jets):
             chunks.append(jets)
@@ -142,6 +149,7 @@ def _run_batch(
     rng: np.random.Generator,
     charge_of: ChargeTable,
     label: int,
+    pt_range: tuple[float, float],
 ) -> ak.Array:
     per_event = []
     decays = []
@@ -154,7 +162,7 @@ def _run_batch(
             decays.append(find_decays(event, pythia.process.size(), spec))  # type: ignore[attr-defined]
     reco = apply_detector(stack_events(per_event, charge_of), card, rng)
     select = None if spec.resonance_id is None else (lambda jets: match_jets(jets, decays))
-    return build_jets(reco, BATCH_EVENTS, label, select)
+    return build_jets(reco, BATCH_EVENTS, label, select, pt_range)
 
 
 #: Test hook of :func:`unit_task`: ``"<Class>:<unit index>"`` makes the process running that unit exit.
