@@ -4,7 +4,8 @@ Subcommands: ``run`` (the main job on the embedded default), ``generate``
 (JetClass-format jets from Pythia), ``features`` (feature arrays of files),
 ``train``, ``export``, ``tag`` (tag JetClass or NanoAOD files inside coffea),
 ``scan`` (scaling sweeps), ``fit`` (scaling-law fits), ``cka`` (layer similarity of two
-models), ``cards`` (list detector cards).
+models), ``cards`` (list detector cards), ``transfer-study`` (fine-tuning against scratch
+over labelled jets, and the effective data transferred).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from jetscale.commands import COMMANDS
 
 
 def _command(name: str) -> ModuleType:
-    return importlib.import_module(f"jetscale.commands.{name}")
+    """The module of a subcommand (``transfer-study`` is ``transfer_study``)."""
+    return importlib.import_module(f"jetscale.commands.{name.replace('-', '_')}")
 
 
 def build_parser() -> argparse.ArgumentParser:

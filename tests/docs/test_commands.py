@@ -41,6 +41,7 @@ EXPENSIVE = {
     "scan": "tests/jobs/ (sweeps on a local dask cluster)",
     "fit": "tests/jobs/ and test_fit_on_the_committed_demo_table below",
     "cka": "tests/transfer/test_cka_command.py (checkpoints of small models, 200-260 jets)",
+    "transfer-study": "tests/transfer/test_study.py (scratch and full, 2 n x 2 seeds, local dask)",
 }
 #: Files whose every documented option must appear in their --help (benchmarks take minutes).
 BENCHMARKS = "benchmarks/"

@@ -9,7 +9,7 @@ command works with only the extras it needs.
 
 from __future__ import annotations
 
-#: The subcommands (each the name of its module), in the order ``jetscale --help`` lists them.
+#: The subcommands (each the name of its module, ``-`` for ``_``), in the order ``jetscale --help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "run",
     "generate",
@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "tag",
     "scan",
     "fit",
+    "transfer-study",
     "cka",
     "cards",
 )

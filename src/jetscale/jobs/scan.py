@@ -22,17 +22,19 @@ was left out) and ``failed.json``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jetscale._optional import require
 from jetscale.dask_client import dask_client as _client
+from jetscale.dask_client import submit_bounded
 from jetscale.io.atomic import atomic_path, write_json
 from jetscale.io.identity import data_identity
 from jetscale.io.lock import DirectoryLock
@@ -42,6 +44,7 @@ from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
 from jetscale.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
+Item = TypeVar("Item")
 
 RESULT_NAME = "result.json"
 RUNNING_NAME = "running.json"
@@ -142,6 +145,49 @@ def run_point(
     return row
 
 
+def _run_sweep_point(
+    point: SweepPoint,
+    train: Sequence[str],
+    val: Sequence[str],
+    run_dirs: Mapping[str, Path],
+    threads: int,
+) -> dict[str, Any]:
+    return run_point(point, train, val, str(run_dirs[point.point_id]), threads)
+
+
+def run_tasks(
+    items: Sequence[Item],
+    function: Callable[[Item], dict[str, Any]],
+    name: Callable[[Item], str],
+    on_done: Callable[[Item, dict[str, Any]], None],
+    scheduler: str | None,
+    workers: int,
+    threads_per_worker: int,
+) -> dict[str, str]:
+    """Run ``function(item)`` for every item as a dask task; the failures, ``{name(item): reason}``.
+
+    The driver loop of :func:`scan` and ``jetscale transfer-study``: each item is
+    one task named ``jetscale-point-<name(item)>`` on a local cluster or
+    ``scheduler``; at most one task per worker thread is handed out at a time
+    (:func:`~jetscale.dask_client.submit_bounded`), so a worker that dies takes
+    only its running item with it. ``on_done(item, row)`` runs in the driver as
+    each item finishes; a task that raises (or whose worker dies) is recorded and
+    the others go on.
+    """
+    failed: dict[str, str] = {}
+    with _client(scheduler, workers, threads_per_worker) as client:
+        tasks = submit_bounded(client, function, items, lambda item: f"jetscale-point-{name(item)}")
+        for item, future in tasks:
+            try:
+                row = future.result()
+            except Exception as err:  # one point's failure must not stop the others
+                failed[name(item)] = f"{type(err).__name__}: {err}"
+                log.warning("point %s failed: %s", name(item), failed[name(item)])
+            else:
+                on_done(item, row)
+    return failed
+
+
 def scan(
     config: SweepConfig,
     out: str | os.PathLike[str],
@@ -172,7 +218,7 @@ def _scan(
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or max(os.cpu_count() or 1, 1)
     train, val = prepare_data(config.data, out_dir, workers)
-    _check_same_data(out_dir, train, val)
+    check_same_data(out_dir, train, val)
     n_bar = tokens_per_jet(train) if config.needs_tokens_per_jet() else None
     # Without validation files each point holds out part of the training files.
     val_fraction = None if val else float(config.base.get("val_fraction", TrainConfig.val_fraction))
@@ -192,48 +238,33 @@ def _scan(
             "skipped": skipped,
         },
     )
-    rows = {p.point_id: _finished(run_dirs[p.point_id]) for p in points}
+    rows = {p.point_id: finished_row(run_dirs[p.point_id]) for p in points}
     todo = [p for p in points if rows[p.point_id] is None]
     already = len(points) - len(todo)
     log.info("%d points: %d finished before, %d to run", len(points), already, len(todo))
     failed: dict[str, str] = {}
     csv_path, parquet_path = out_dir / "results.csv", out_dir / "results.parquet"
-    _write_table(rows, csv_path, parquet_path)
+    write_table(rows, csv_path, parquet_path)
     if todo:
-        from dask.distributed import as_completed
 
-        with _client(scheduler, workers, threads_per_worker) as client:
-            # At most one point per worker thread is handed out at a time, so a worker that
-            # dies takes only its running point with it (nothing queued on it).
-            waiting = list(todo)
-            running = as_completed()
-            in_flight: dict[Any, SweepPoint] = {}
+        def done(point: SweepPoint, row: dict[str, Any]) -> None:
+            rows[point.point_id] = row
+            write_table(rows, csv_path, parquet_path)
+            if on_result is not None:
+                on_result(row)
 
-            def submit_more() -> None:
-                slots = max(sum(client.nthreads().values()), 1)
-                while waiting and len(in_flight) < slots:
-                    point = waiting.pop(0)
-                    args = (point, train, val, str(run_dirs[point.point_id]), threads_per_worker)
-                    future = client.submit(
-                        run_point, *args, key=f"jetscale-point-{point.name}", pure=False
-                    )
-                    in_flight[future] = point
-                    running.add(future)
-
-            submit_more()
-            for future in running:
-                point = in_flight.pop(future)
-                try:
-                    row = future.result()
-                except Exception as err:  # one point's failure must not stop the sweep
-                    failed[point.name] = f"{type(err).__name__}: {err}"
-                    log.warning("point %s failed: %s", point.name, failed[point.name])
-                else:
-                    rows[point.point_id] = row
-                    _write_table(rows, csv_path, parquet_path)
-                    if on_result is not None:
-                        on_result(row)
-                submit_more()
+        job = functools.partial(
+            _run_sweep_point, train=train, val=val, run_dirs=run_dirs, threads=threads_per_worker
+        )
+        failed = run_tasks(
+            todo,
+            job,
+            lambda point: point.name,
+            done,
+            scheduler,
+            workers,
+            threads_per_worker,
+        )
     write_json(out_dir / "failed.json", failed)
     return ScanSummary(
         points=len(points),
@@ -247,7 +278,7 @@ def _scan(
     )
 
 
-def _check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) -> None:
+def check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) -> None:
     """Refuse to mix runs on different data in one sweep directory (finished points would be reused).
 
     The data are compared by content (ordered file hashes), so moved or renamed
@@ -291,7 +322,8 @@ def _first_change(before: dict[str, Any], now: dict[str, Any]) -> str:
     return "another data identity format"
 
 
-def _finished(run_dir: Path) -> dict[str, Any] | None:
+def finished_row(run_dir: Path) -> dict[str, Any] | None:
+    """The ``result.json`` of a finished point (``run_dir`` updated: the sweep may have moved); None if unfinished."""
     path = run_dir / RESULT_NAME
     if not path.exists():
         return None
@@ -300,9 +332,13 @@ def _finished(run_dir: Path) -> dict[str, Any] | None:
     return row
 
 
-def _write_table(
-    rows: dict[str, dict[str, Any] | None], csv_path: Path, parquet_path: Path
+def write_table(
+    rows: Mapping[str, dict[str, Any] | None],
+    csv_path: Path,
+    parquet_path: Path,
+    columns: Sequence[str] = COLUMNS,
 ) -> None:
+    """The finished rows (``None``: unfinished) as CSV and parquet, each written atomically."""
     import csv
 
     import pyarrow as pa
@@ -310,9 +346,9 @@ def _write_table(
 
     done = [r for r in rows.values() if r is not None]
     with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(done)
-    columns = {name: [r.get(name) for r in done] for name in COLUMNS}
+    table = {name: [r.get(name) for r in done] for name in columns}
     with atomic_path(parquet_path) as tmp:
-        pq.write_table(pa.table(columns), tmp)
+        pq.write_table(pa.table(table), tmp)
