@@ -93,3 +93,32 @@ def test_root_written_jetclass_files_train_as_they_are() -> None:
         assert np.isfinite(batch.x).all() and batch.mask.any(axis=1).all()
     labels = np.concatenate([b.label for b in batches])
     assert np.bincount(labels).tolist() == [60, 40]
+
+
+def test_a_small_source_is_read_once_and_gives_the_same_batches(
+    per_class_files: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few-label runs (U <= chunk_jets) keep their built jets; every epoch's batches are unchanged."""
+    import jetscale.train.data as data
+
+    kept = JetSource(tuple(per_class_files), "kin", 16, max_jets=150, chunk_jets=200)
+    first = list(kept.batches(32, seed=3, epoch=0))
+    reads: list[int] = []
+    real_chunks = JetSource.chunks
+    monkeypatch.setattr(
+        data.JetSource,
+        "chunks",
+        lambda self, report=None: reads.append(1) or real_chunks(self, report),
+    )
+    for epoch in (0, 1, 2):
+        fresh = JetSource(tuple(per_class_files), "kin", 16, max_jets=150, chunk_jets=200)
+        for mine, theirs in zip(
+            kept.batches(32, seed=3, epoch=epoch),
+            fresh.batches(32, seed=3, epoch=epoch),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(mine.x, theirs.x)
+            np.testing.assert_array_equal(mine.mask, theirs.mask)
+            np.testing.assert_array_equal(mine.label, theirs.label)
+    assert len(reads) == 3  # the three fresh sources read the files; the kept one never again
+    assert sum(len(b.label) for b in first) == 150

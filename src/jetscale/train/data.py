@@ -65,6 +65,10 @@ class JetSource:
     chunk_jets: int = 20_000
     require_labels: bool = True  # False for objectives that learn from the jets alone (MPM)
     task: str = "jetclass"  # the classes ``label`` indexes (jetscale.task)
+    #: Built features of a source small enough to keep (U <= chunk_jets), reused every epoch.
+    _kept: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def nominal_jets(self) -> int:
         """Jets this source yields (before data-quality drops).
@@ -142,15 +146,40 @@ class JetSource:
         report: QualityReport | None = None,
     ) -> Iterator[Batch]:
         """Batches of one epoch; identical for the same (seed, epoch). ``report``: see :meth:`chunks`."""
-        for index, chunk in enumerate(self.chunks(report)):
-            x, mask = build_features(chunk, self.feature_set, self.max_particles)
-            label = ak.to_numpy(chunk["label"]).astype(np.int64)
+        for index, (x, mask, label) in enumerate(self._built_chunks(report)):
             order = np.arange(len(label))
             if shuffle:
                 np.random.default_rng([seed, epoch, index]).shuffle(order)
             for start in range(0, len(order), batch_size):
                 take = order[start : start + batch_size]
                 yield trimmed(x[take], mask[take], label[take])
+
+    def _built_chunks(
+        self, report: QualityReport | None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Features and labels of each chunk, in order.
+
+        A source of at most ``chunk_jets`` jets (few-label fine-tuning: U = 100
+        jets for hundreds of epochs) is read and built once and kept: reading the
+        files again each epoch would cost far more than the training. The chunks
+        are the same either way, so are the batches.
+        """
+        small = self.max_jets is not None and self.max_jets <= self.chunk_jets
+        if small and "chunks" in self._kept:
+            yield from self._kept["chunks"]
+            return
+        built = (
+            (
+                *build_features(chunk, self.feature_set, self.max_particles),
+                ak.to_numpy(chunk["label"]).astype(np.int64),
+            )
+            for chunk in self.chunks(report)
+        )
+        if not small:
+            yield from built
+            return
+        self._kept["chunks"] = kept = list(built)  # kept only once complete
+        yield from kept
 
     def load_all(self, report: QualityReport | None = None) -> Batch:
         """Every jet of the source in memory (for the fixed validation set)."""
