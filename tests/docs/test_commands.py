@@ -47,7 +47,12 @@ EXPENSIVE = {
 BENCHMARKS = "benchmarks/"
 #: Scripts that chain jetscale commands (30 and 18 minutes): checked for syntax and for
 #: the jetscale commands they run, which EXPENSIVE covers.
-SHELL_SCRIPTS = ("recipes/default_models/run.sh", "analysis_examples/scaling_demo/run.sh")
+SHELL_SCRIPTS = (
+    "recipes/default_models/run.sh",
+    "analysis_examples/scaling_demo/run.sh",
+    "analysis_examples/foundation_demo/run.sh",
+    "analysis_examples/foundation_demo/generate.sh",
+)
 
 
 def documented_commands() -> list[tuple[str, str]]:

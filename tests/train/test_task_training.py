@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 from jetscale.io import write_jetclass  # noqa: E402
 from jetscale.nn import ModelConfig  # noqa: E402
+from jetscale.schema import CLASS_NAMES  # noqa: E402
 from jetscale.train import TrainConfig, train  # noqa: E402
 from jetscale.train.checkpoint import load_checkpoint  # noqa: E402
 
@@ -101,3 +102,39 @@ def test_the_head_size_must_agree_with_the_task(
     model = ModelConfig(**(TINY.to_dict() | {"n_classes": 3}))
     with pytest.raises(ValueError, match="n_classes = 3 but task 'Hbb,QCD' has 2 classes"):
         _config(path, tmp_path / "run", task="Hbb,QCD", model=model)
+
+
+def test_every_task_jet_trains_whatever_the_chunks(tmp_path: Path, make_jets: MakeJets) -> None:
+    """Jets outside the task are left out before chunking: each epoch trains on all U task jets."""
+    files = []
+    for index, label in enumerate((0, 1, 2)):  # per-class files: QCD, Hbb, Hcc
+        jets = make_jets(300, seed=40 + index, mean_particles=6)
+        jets = ak.with_field(jets, np.full(300, label, dtype=np.int32), "label")
+        files.append(str(write_jetclass(tmp_path / f"class{label}.root", jets)))
+    config = _config(Path(files[0]), tmp_path / "run", task="Hbb,QCD", epochs=2, chunk_jets=70)
+    config = TrainConfig.from_dict(config.to_dict() | {"data": files, "batch_size": 16})
+    line = train(config)
+    quality = json.loads((tmp_path / "run" / "data_quality.json").read_text())
+    trained = 2 * (300 - 75)  # QCD and Hbb, less every 4th jet of each file (validation)
+    assert line["jets_seen"] == 2 * trained
+    assert quality["train"]["jets_outside_task"] == 300 - 75
+
+
+def test_unlabelled_jets_of_the_default_task_are_counted_not_planned(
+    tmp_path: Path, make_jets: MakeJets
+) -> None:
+    """A generated X file next to QCD: the ten-class task leaves the X jets out, and plans without them."""
+    qcd = ak.with_field(make_jets(200, seed=50, mean_particles=6), np.zeros(200, np.int32), "label")
+    x = ak.with_field(
+        make_jets(100, seed=51, mean_particles=6), np.full(100, 10, np.int32), "label"
+    )
+    files = [
+        str(write_jetclass(tmp_path / "qcd.root", qcd)),
+        str(write_jetclass(tmp_path / "x.root", x, class_names=(*CLASS_NAMES, "Xbb_m60"))),
+    ]
+    config = TrainConfig.from_dict(
+        _config(Path(files[0]), tmp_path / "run").to_dict() | {"data": files, "epochs": 1}
+    )
+    line = train(config)
+    assert line["jets_seen"] == 150  # the QCD jets less every 4th: no X jet, no empty step
+    assert line["epoch"] == 1.0

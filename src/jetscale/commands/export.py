@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
             paths = expand_paths(args.parity_data)
             jets = read_jets(paths)
             where = f"{len(jets)} jets of {len(paths)} file(s)"
-        differences = parity_differences(args.run_dir, args.out, jets=jets)
+        differences = parity_differences(
+            args.run_dir, args.out, jets=jets, checkpoint=args.checkpoint
+        )
         print(f"max |torch - onnxruntime| on {where}: {differences.pop('softmax'):.2e}")
         for output, difference in differences.items():  # the embedding, if exported
             print(f"max |torch - onnxruntime| of the {output} on {where}: {difference:.2e}")

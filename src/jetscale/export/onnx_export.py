@@ -290,6 +290,7 @@ def check_parity(
     onnx_path: str | Path,
     jets: ak.Array | None = None,
     shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
+    checkpoint: str = BEST_NAME,
 ) -> float:
     """Maximum |torch - ONNX Runtime| over every output of ``onnx_path``.
 
@@ -300,7 +301,7 @@ def check_parity(
     Each (batch, particles) shape builds features for that many slots, so shapes
     with more slots than constituents exercise padding.
     """
-    return max(parity_differences(run_dir, onnx_path, jets, shapes).values())
+    return max(parity_differences(run_dir, onnx_path, jets, shapes, checkpoint).values())
 
 
 def parity_differences(
@@ -308,8 +309,11 @@ def parity_differences(
     onnx_path: str | Path,
     jets: ak.Array | None = None,
     shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
+    checkpoint: str = BEST_NAME,
 ) -> dict[str, float]:
     """Maximum |torch - ONNX Runtime| per output of ``onnx_path`` (``softmax``, ``embedding``).
+
+    ``checkpoint`` must be the one exported (``best.pt`` by default, as :func:`export_run`).
 
     The ONNX outputs are compared with the torch model of ``run_dir`` wrapped as
     at export: :class:`EmbeddingTagger` when the graph has an ``embedding``
@@ -318,7 +322,7 @@ def parity_differences(
     """
     import onnxruntime as ort
 
-    model, state = load_model(run_dir)
+    model, state = load_model(run_dir, checkpoint)
     feature_set = state["model_config"]["feature_set"]
     if jets is None:
         jets = read_jets([PARITY_JETS])

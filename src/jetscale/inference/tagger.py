@@ -224,8 +224,11 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         self.class_names: tuple[str, ...] = tuple(names)
         #: The label branches of each output class: the sidecar's task, else ``label_<name>``
         #: (JetClass's ten for a model whose names make no task, e.g. a single output).
+        sidecar_task = self.inputs.task
         self.task: Task = (
-            self.inputs.task if self.inputs.task is not None and not class_names else JETCLASS
+            sidecar_task
+            if sidecar_task is not None and sidecar_task.names == self.class_names
+            else JETCLASS
         )
         if self.task is JETCLASS:
             with contextlib.suppress(ValueError):
@@ -452,9 +455,9 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
                     for name, s in slices.items()
                 }
                 batch = self.session.run(list(outputs), feeds)
-                first = batch[0]
-                if np.isnan(first).any():
-                    _warn_nan(self, int(np.isnan(first).any(axis=1).sum()))
+                for name, values in zip(outputs, batch, strict=True):
+                    if name == self.output_name and np.isnan(values).any():
+                        _warn_nan(self, int(np.isnan(values).any(axis=1).sum()))
                 for result, values in zip(results, batch, strict=True):
                     result[order[start:stop]] = values
         return results

@@ -69,7 +69,7 @@ def label_branches_of(path: str | os.PathLike[str]) -> list[str]:
     """The ``label_*`` branches (ROOT) or label columns (parquet) of one file, from metadata.
 
     An internal-layout parquet file's ``label`` column names its classes by the
-    class names stored with it.
+    class names stored with it; one whose first row group is all -1 is unlabelled.
     """
     from jetscale import schema
     from jetscale.io.jetclass import label_branches
@@ -84,6 +84,8 @@ def label_branches_of(path: str | os.PathLike[str]) -> list[str]:
     if head is None:
         return []
     if "label" in ak.fields(head):
+        if (ak.to_numpy(head["label"]) < 0).all():
+            return []  # written unlabelled (label -1), as from NanoAOD
         names = ak.parameters(head).get(CLASS_NAMES_KEY) or schema.CLASS_NAMES
         return [f"label_{n}" for n in names]
     return label_branches(ak.fields(head))

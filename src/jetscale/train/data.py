@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Iterator, Sequence
 
 import awkward as ak
@@ -73,17 +74,20 @@ class JetSource:
     def nominal_jets(self) -> int:
         """Jets this source yields (before data-quality drops).
 
-        From file metadata for JetClass's task; for another task the labels are read
-        (:meth:`class_counts`), since jets of classes outside it are left out.
+        From file metadata when no file labels a class outside the task; otherwise
+        the labels are read (:meth:`class_counts`), since those jets are left out.
+        A class of an explicit task without jets is an error naming it.
         """
         holdout = (self.holdout_every, self.take_holdout) if self.holdout_every else None
-        if parse_task(self.task).is_jetclass or not self.require_labels:
+        task = parse_task(self.task)
+        if not self.require_labels or all(
+            set(label_branches_of(p)) <= set(task.branches) for p in expand_paths(self.paths)
+        ):  # no file labels a class outside the task: every jet counts
             total = sum(selected_size(count_entries(p), holdout) for p in expand_paths(self.paths))
         else:
             counts = self.class_counts()
-            task = parse_task(self.task)
             empty = [c for c, n in zip(task.classes, counts, strict=True) if n == 0]
-            if empty:
+            if empty and not task.is_jetclass:
                 named = "; ".join(f"{c.name} ({'+'.join(c.branches)})" for c in empty)
                 msg = f"task {task.spec!r}: no jets of {named} in {', '.join(self.paths)}"
                 raise ValueError(msg)
@@ -113,7 +117,26 @@ class JetSource:
         them, held-out ones included; reading stops once U jets are yielded).
         """
         emitted = 0
-        for chunk in interleave_jets(
+        for chunk in self._task_chunks(report):
+            if self.max_jets is not None:
+                chunk = chunk[: max(self.max_jets - emitted, 0)]
+            if len(chunk):
+                emitted += len(chunk)
+                yield chunk
+            if self.max_jets is not None and emitted >= self.max_jets:
+                return
+
+    def _task_chunks(self, report: QualityReport | None) -> Iterator[ak.Array]:
+        """The interleaved stream's jets of the task's classes, exactly ``chunk_jets`` at a time.
+
+        Jets outside the task are left out (and counted) after interleaving, which
+        keeps the order of the others; the windows are then filled up again, so that
+        every chunk but the last holds ``chunk_jets`` jets and an epoch has exactly
+        :meth:`batches_per_epoch` batches.
+        """
+        pending: list[ak.Array] = []
+        held = 0
+        for window in interleave_jets(
             self.paths,
             window_jets=self.chunk_jets,
             constituent_fields=reader_fields(self.feature_set),
@@ -124,18 +147,28 @@ class JetSource:
         ):
             if self.require_labels:
                 # Labelled files only (split_sources checks): -1 is a class outside the task.
-                inside = ak.to_numpy(chunk["label"]) >= 0
+                inside = ak.to_numpy(window["label"]) >= 0
                 if not inside.all():
                     if report is not None:
                         report.jets_outside_task += int((~inside).sum())
-                    chunk = chunk[inside]
-            if self.max_jets is not None:
-                chunk = chunk[: max(self.max_jets - emitted, 0)]
-            if len(chunk):
-                emitted += len(chunk)
-                yield chunk
-            if self.max_jets is not None and emitted >= self.max_jets:
-                return
+                    window = window[inside]
+            if not pending and len(window) == self.chunk_jets:
+                yield window  # nothing left out: windows are chunks already
+                continue
+            pending.append(window)
+            held += len(window)
+            while held >= self.chunk_jets:
+                joined = ak.concatenate(pending) if len(pending) > 1 else pending[0]
+                yield ak.to_packed(joined[: self.chunk_jets])
+                rest = joined[self.chunk_jets :]
+                pending, held = ([rest], len(rest)) if len(rest) else ([], 0)
+        if held:
+            yield ak.concatenate(pending) if len(pending) > 1 else pending[0]
+
+    def batches_per_epoch(self, batch_size: int, unique_jets: int) -> int:
+        """Batches :meth:`batches` yields for ``unique_jets`` jets: each chunk ends in a short batch."""
+        full, rest = divmod(unique_jets, self.chunk_jets)
+        return full * math.ceil(self.chunk_jets / batch_size) + math.ceil(rest / batch_size)
 
     def batches(
         self,

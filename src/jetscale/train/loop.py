@@ -117,7 +117,8 @@ def _train(
     )
     unique_jets = train_source.nominal_jets()
     # With W processes each step consumes W batches; a last incomplete group is dropped.
-    steps_per_epoch = max(math.ceil(unique_jets / config.batch_size) // ddp.world_size, 1)
+    batches = train_source.batches_per_epoch(config.batch_size, unique_jets)
+    steps_per_epoch = max(batches // ddp.world_size, 1)
     total_steps = steps_per_epoch * config.epochs
     val_quality, train_quality = QualityReport(), QualityReport()
     val_set = val_source.load_all(val_quality)
@@ -302,8 +303,13 @@ def _evaluate_and_save(
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """What must not change when resuming (where data and outputs live may move)."""
-    return {k: v for k, v in config.items() if k not in ("out", "device", "eval_every")}
+    """What must not change when resuming (where data and outputs live may move).
+
+    Runs started before tasks existed have no ``task``: they trained on JetClass's ten.
+    """
+    return {"task": "jetclass"} | {
+        k: v for k, v in config.items() if k not in ("out", "device", "eval_every")
+    }
 
 
 def _check_or_write_config(out: Path, config: TrainConfig) -> None:
@@ -311,9 +317,8 @@ def _check_or_write_config(out: Path, config: TrainConfig) -> None:
     if path.exists() and (out / LAST).exists():
         previous = json.loads(path.read_text())
         if _comparable(previous) != _comparable(config.to_dict()):
-            changed = sorted(
-                k for k in _comparable(previous) if previous.get(k) != config.to_dict().get(k)
-            )
+            before, now = _comparable(previous), _comparable(config.to_dict())
+            changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
             msg = f"{out}: the run was started with a different configuration (changed: {', '.join(changed)})"
             raise CheckpointError(msg)
     write_json(path, config.to_dict())
