@@ -23,7 +23,7 @@ the curve equals the Mann-Whitney statistic with ties counted one half
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import hist
@@ -271,18 +271,13 @@ def one_vs_qcd_aucs(
     ``labels`` are indices into ``class_names``; classes without jets (or a model
     with fewer outputs) are left out.
     """
-    names = list(class_names)[: probabilities.shape[1]]
-    if BACKGROUND not in names:
-        return {}
-    qcd = names.index(BACKGROUND)
-    out = {}
-    for name, d in discriminants(probabilities, names).items():
-        k = names.index(name)
-        keep = (labels == k) | (labels == qcd)
-        if not (labels == k).any() or not (labels == qcd).any():
-            continue
-        out[name] = roc_auc(d[keep], labels[keep] == k)
-    return out
+    return {
+        name: roc_auc(
+            np.concatenate([signal, background]),
+            np.arange(len(signal) + len(background)) < len(signal),
+        )
+        for name, signal, background in _one_vs_qcd(probabilities, labels, class_names)
+    }
 
 
 def one_vs_qcd_rejections(
@@ -296,15 +291,21 @@ def one_vs_qcd_rejections(
     Classes as in :func:`one_vs_qcd_aucs`. A rejection limited by the number of QCD
     jets (no QCD jet passes) is ``inf``.
     """
+    return {
+        name: background_rejection(roc_curve_from_scores(signal, background), signal_efficiency)
+        for name, signal, background in _one_vs_qcd(probabilities, labels, class_names)
+    }
+
+
+def _one_vs_qcd(
+    probabilities: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(class, its jets' discriminant, QCD jets' discriminant)`` for each class with jets."""
     names = list(class_names)[: probabilities.shape[1]]
     if BACKGROUND not in names:
-        return {}
-    qcd = names.index(BACKGROUND)
-    out = {}
+        return
+    qcd = labels == names.index(BACKGROUND)
     for name, d in discriminants(probabilities, names).items():
-        k = names.index(name)
-        if not (labels == k).any() or not (labels == qcd).any():
-            continue
-        curve = roc_curve_from_scores(d[labels == k], d[labels == qcd])
-        out[name] = background_rejection(curve, signal_efficiency)
-    return out
+        signal = labels == names.index(name)
+        if signal.any() and qcd.any():
+            yield name, d[signal], d[qcd]

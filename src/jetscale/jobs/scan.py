@@ -138,7 +138,15 @@ def run_point(
         "wall_time_s": final["wall_time_s"],
         "run_dir": str(out),
     }
-    # json.dumps, not write_json: NaN (no IsoFLOP budget) must read back as NaN for the table.
+    return finish_point(out, row)
+
+
+def finish_point(out: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """Write a point's ``result.json`` atomically (from then on it is finished) and return ``row``.
+
+    ``json.dumps``, not ``write_json``: NaN (no IsoFLOP budget, no AUC) and inf must
+    read back as such for the table.
+    """
     with atomic_path(out / RESULT_NAME) as tmp:
         tmp.write_text(json.dumps(row, indent=2))
     (out / RUNNING_NAME).unlink(missing_ok=True)

@@ -50,9 +50,9 @@ from jetscale.io.atomic import atomic_path, output_set, write_json
 from jetscale.io.identity import data_identity
 from jetscale.io.lock import DirectoryLock
 from jetscale.jobs.scan import (
-    RESULT_NAME,
     RUNNING_NAME,
     check_same_data,
+    finish_point,
     finished_row,
     run_tasks,
     write_table,
@@ -179,11 +179,7 @@ def run_point(job: PointRun) -> dict[str, Any]:
         "wall_time_s": final["wall_time_s"],
         "run_dir": str(out),
     }
-    # json.dumps, not write_json: NaN (no AUC) and inf (no QCD jet passes) must read back.
-    with atomic_path(out / RESULT_NAME) as tmp:
-        tmp.write_text(json.dumps(row, indent=2))
-    (out / RUNNING_NAME).unlink(missing_ok=True)
-    return row
+    return finish_point(out, row)  # NaN (no AUC) and inf (no QCD jet passes) read back
 
 
 def _signal_value(line: Mapping[str, Any], key: str, signal: str) -> float:
