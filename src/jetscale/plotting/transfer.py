@@ -205,10 +205,10 @@ def plot_transferred_data(
             ax.set_ylim(bottom=floor)
             title = "bars: 90% bootstrap intervals"
             if clipped:
-                title += "\n(a bar to the bottom reaches D_T <= 0)"
+                title += "\n(a bar to the bottom reaches $D_T \\leq 0$)"
             if hidden:
                 title += (
-                    f"\n{hidden} point(s) with D_T undefined or <= 0\nnot shown (see transfer.json)"
+                    f"\n{hidden} point(s) with $D_T$ undefined or $\\leq 0$\nnot shown (see transfer.json)"
                 )
             _legend(ax, title, entries)
         ax.set(xlabel=r"fine-tuning jets $D_F$", ylabel=r"effective data transferred $D_T$ [jets]")
