@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The foundation-model demo: pretrain two backbones once, fine-tune them to a new signal and to a
 # new detector with 100 to 10,000 labelled jets, against training from scratch.
-#   bash analysis_examples/foundation_demo/run.sh      (about 45 minutes on 2 cores, in ./foundation-demo)
+#   bash analysis_examples/foundation_demo/run.sh      (45-60 minutes on 2 cores, in ./foundation-demo)
 # Re-running it skips finished work (generation units, pretraining runs, study points).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
