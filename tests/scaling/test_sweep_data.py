@@ -15,7 +15,7 @@ import xxhash
 
 from jetscale.io import JetFileError, write_jetclass
 from jetscale.io.identity import data_identity
-from jetscale.jobs.scan import _check_same_data
+from jetscale.jobs.scan import check_same_data
 from jetscale.scaling.sweep_config import SweepConfigError
 from jetscale.scaling.sweep_data import tokens_per_jet
 
@@ -45,11 +45,11 @@ def test_a_sweep_refuses_rewritten_data_and_accepts_moved_data(
     out = tmp_path / "sweep"
     (out / "runs").mkdir(parents=True)
     train = write_jetclass(tmp_path / "train.root", make_jets(30, seed=1))
-    _check_same_data(out, [str(train)], [])
+    check_same_data(out, [str(train)], [])
     moved = tmp_path / "elsewhere" / "renamed.root"
     moved.parent.mkdir()
     shutil.move(train, moved)
-    _check_same_data(out, [str(moved)], [])  # the same bytes under another name
+    check_same_data(out, [str(moved)], [])  # the same bytes under another name
     # Same name, same size, other bytes: once accepted (names and sizes matched).
     # (One byte in the middle of the file changed; the identity never opens it as ROOT.)
     data = bytearray(moved.read_bytes())
@@ -58,7 +58,7 @@ def test_a_sweep_refuses_rewritten_data_and_accepts_moved_data(
     with pytest.raises(
         SweepConfigError, match=r"trained on other data \(train file .*renamed.root"
     ):
-        _check_same_data(out, [str(moved)], [])
+        check_same_data(out, [str(moved)], [])
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
@@ -86,4 +86,4 @@ def test_a_sweep_of_the_older_merged_format_is_refused_with_the_reason(
     old = {"files": [str(train.resolve())], "bytes": [train.stat().st_size]}
     (out / "data_identity.json").write_text(json.dumps(old))
     with pytest.raises(SweepConfigError, match=r"older jetscale, which merged and shuffled"):
-        _check_same_data(out, [str(train)], [])
+        check_same_data(out, [str(train)], [])
