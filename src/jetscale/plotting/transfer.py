@@ -207,9 +207,7 @@ def plot_transferred_data(
             if clipped:
                 title += "\n(a bar to the bottom reaches $D_T \\leq 0$)"
             if hidden:
-                title += (
-                    f"\n{hidden} point(s) with $D_T$ undefined or $\\leq 0$\nnot shown (see transfer.json)"
-                )
+                title += f"\n{hidden} point(s) with $D_T$ undefined or $\\leq 0$\nnot shown (see transfer.json)"
             _legend(ax, title, entries)
         ax.set(xlabel=r"fine-tuning jets $D_F$", ylabel=r"effective data transferred $D_T$ [jets]")
         return save_figure(fig, ax, out_dir, "transferred_data", style)
