@@ -20,14 +20,21 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+#: The scheduler's ports: free ones, since shared login nodes often have 8786/8787 taken.
+FREE_PORTS = {"port": 0, "dashboard_address": ":0"}
+
 
 def make_cluster(batch: str, cores: int, memory: str, queue: str | None) -> Any:
     """A dask-jobqueue cluster: one single-core worker per batch job."""
     from dask_jobqueue import HTCondorCluster, SLURMCluster
 
     if batch == "condor":
-        return HTCondorCluster(cores=cores, memory=memory, disk="2GB", processes=1)
-    return SLURMCluster(cores=cores, memory=memory, processes=1, queue=queue)
+        return HTCondorCluster(
+            cores=cores, memory=memory, disk="2GB", processes=1, scheduler_options=FREE_PORTS
+        )
+    return SLURMCluster(
+        cores=cores, memory=memory, processes=1, queue=queue, scheduler_options=FREE_PORTS
+    )
 
 
 def main() -> None:

@@ -70,11 +70,11 @@ def _timed_run(out: Path, args: argparse.Namespace, **where: Any) -> float:
 
 
 def _cluster(workers: int) -> tuple[Any, Any]:
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    from jetscale.dask_client import local_cluster
+
+    cluster = local_cluster(workers, threads=1)  # free ports, as every cluster of jetscale
     client = Client(cluster)
     client.run(_warm)
     return cluster, client

@@ -6,10 +6,15 @@ tagger is checked against what the format provides when the processor is
 built, so a ``full21`` model on NanoAOD v15 (no track impact parameters) is
 refused before any file is opened.
 
-NanoAOD jets carry no truth class: every jet fills ``jet_class="unlabelled"``
-and signal and background are told apart by ``dataset``. Events are weighted by
-``genWeight`` in simulation (1 in data); ``sumw`` per dataset is in the output
-for normalisation.
+On simulation (events with ``GenPart``) each jet's ``jet_class`` is its truth
+class from the generator record (:func:`jetscale.io.nanoaod_truth.jet_truth`,
+JetClass's definitions), named by the tagger's task (a group's name for its
+classes), so ROC curves and working points come out of NanoAOD simulation;
+jets that are neither a matched decay nor QCD are ``"unmatched"``. Data (no
+``GenPart``) fills ``"unlabelled"``. ``truth_labels`` counts, per dataset, the
+unmatched and unlabelled jets and those made unmatched by a broken mother index.
+Events are weighted by ``genWeight`` in simulation (1 in data); ``sumw`` per
+dataset is in the output for normalisation.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import awkward as ak
 import numpy as np
 from coffea import processor
 
-from jetscale.histograms.tagger import UNLABELLED
 from jetscale.inference import OnnxTagger
 from jetscale.io.nanoaod import (
     FatJetSelection,
@@ -29,12 +33,15 @@ from jetscale.io.nanoaod import (
     fatjets_from_nanoaod,
     jet_id_available,
 )
+from jetscale.io.nanoaod_truth import NO_GENERATOR_RECORD, UNMATCHED, UNMATCHED_NAME, jet_truth
 from jetscale.io.quality import QualityReport, clean_jets
 from jetscale.processors.tagging import (
     empty_tagger_output,
     quality_counts,
     tag_and_fill,
 )
+from jetscale.schema import CLASS_NAMES, UNLABELLED
+from jetscale.task import LABEL_PREFIX, Task, with_other_labels
 
 DEFAULT_SELECTION = FatJetSelection()  # pT > 200 GeV, |eta| < 2.4, tight ID
 _FORMAT_NAMES = {"pfnano": "PFNano (FatJetPFCands -> PFCands)", "nanoaod_v15": "NanoAOD v15 PFCand"}
@@ -67,6 +74,9 @@ class NanoAODTaggerProcessor(processor.ProcessorABC):
         dataset = str(events.metadata.get("dataset", "unknown"))
         source = str(events.metadata.get("filename", dataset))
         per_event = fatjets_from_nanoaod(events, self.selection, self.fmt)
+        truth = jet_truth(events, per_event)
+        per_event = ak.with_field(per_event, truth["truth_class"], "truth_class")
+        per_event = ak.with_field(per_event, truth["broken_genpart"], "broken_genpart")
         weight_per_event = (
             ak.to_numpy(events.genWeight).astype(np.float64)
             if "genWeight" in ak.fields(events)
@@ -92,7 +102,7 @@ class NanoAODTaggerProcessor(processor.ProcessorABC):
                 },
                 depth_limit=1,
             )
-            jet_class = np.full(len(jets), UNLABELLED, dtype=object)
+            jet_class = self._jet_class(ak.to_numpy(jets["truth_class"]))
             out = tag_and_fill(
                 self.tagger,
                 tagger_input,
@@ -101,14 +111,39 @@ class NanoAODTaggerProcessor(processor.ProcessorABC):
                 weight=ak.to_numpy(jets["weight"]),
                 pt=ak.to_numpy(jets["pt"]),
                 sdmass=ak.to_numpy(jets["sdmass"]),
+                eta=ak.to_numpy(jets["eta"]),
             )
         else:
             out = empty_tagger_output(self.tagger.class_names, dataset, jets)
         out["events"] = {dataset: len(events)}
         out["sumw"] = {dataset: float(weight_per_event.sum())}
         out["quality"] = quality_counts(report, dataset)
+        truth_class = ak.to_numpy(jets["truth_class"])
+        out["truth_labels"] = {
+            dataset: {
+                "unmatched": int((truth_class == UNMATCHED).sum()),
+                "unlabelled (no GenPart)": int((truth_class == NO_GENERATOR_RECORD).sum()),
+                "broken GenPart mother index": int(ak.sum(jets["broken_genpart"])),
+            }
+        }
         out["events_without_jet_id"] = {dataset: 0 if jet_id_available(events) else len(events)}
         return out
 
+    def _jet_class(self, truth_class: np.ndarray) -> np.ndarray:
+        """Names of the truth classes by the tagger's task: a group's name for its classes."""
+        names = _truth_names(self.tagger.task)
+        table = np.asarray([*(names[c] for c in CLASS_NAMES), UNLABELLED, UNMATCHED_NAME], object)
+        return table[truth_class.astype(np.int64)]  # -2, -1 index from the end
+
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
+
+
+def _truth_names(task: Task) -> dict[str, str]:
+    """The name each JetClass class takes under ``task`` (its own name outside the task)."""
+    full = with_other_labels(task, [LABEL_PREFIX + c for c in CLASS_NAMES])
+    names: dict[str, str] = {}
+    for task_class in full.classes:
+        for branch in task_class.branches:
+            names.setdefault(branch.removeprefix(LABEL_PREFIX), task_class.name)
+    return {c: names.get(c, c) for c in CLASS_NAMES}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,35 @@ def nanoaod_dir() -> Path:
             pytest.fail(f"shared NanoAOD samples missing at {SHARED_NANOAOD}")
         pytest.skip(f"shared NanoAOD samples not found at {SHARED_NANOAOD}")
     return SHARED_NANOAOD
+
+
+#: dask's fixed default ports: the scheduler's and the dashboard's (its HTTP server's).
+DASK_DEFAULT_PORTS = (8786, 8787)
+
+
+@pytest.fixture
+def dask_default_ports_taken() -> Iterator[tuple[int, ...]]:
+    """dask's default ports held by listening sockets, as another cluster on the machine holds them.
+
+    A port something else holds already stays taken, which serves as well.
+    """
+    held = []
+    try:
+        for port in DASK_DEFAULT_PORTS:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # Binds over a closed cluster's TIME_WAIT, never over a listener.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("", port))
+            except OSError:  # in use: taken already
+                sock.close()
+                continue
+            sock.listen()
+            held.append(sock)
+        yield DASK_DEFAULT_PORTS
+    finally:
+        for sock in held:
+            sock.close()
 
 
 #: Classes and jets per class of the shared physics sample (about 30-40 s on 2 cores).

@@ -20,8 +20,14 @@ SOURCES = {"jetscale": ROOT / "src" / "jetscale", "jetscale.processors": ROOT / 
 
 #: Units from the bottom up; a unit may import only units of earlier layers.
 LAYERS: list[set[str]] = [
-    {"jetscale._version", "jetscale._optional", "jetscale._fields", "jetscale.schema"},
-    {"jetscale.task"},
+    {
+        "jetscale._version",
+        "jetscale._optional",
+        "jetscale._fields",
+        "jetscale.schema",
+        "jetscale.phase_space",
+    },
+    {"jetscale.task", "jetscale.provenance"},
     {"jetscale.io", "jetscale.dask_client"},
     {"jetscale.features", "jetscale.generate", "jetscale.metrics"},
     {"jetscale.sidecar", "jetscale.histograms", "jetscale.nn", "jetscale.shipped"},

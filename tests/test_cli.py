@@ -44,6 +44,7 @@ def test_run_on_existing_files_writes_features_histograms_and_plots(
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["jets"] == 120
+    assert summary["provenance"]["seeds"] == {}  # given files: nothing generated
     labels = ak.to_numpy(jets.label)
     assert summary["jets_per_class"] == {
         c: int((labels == i).sum()) for i, c in enumerate(CLASS_NAMES)
@@ -165,6 +166,7 @@ def test_tag_command_on_jetclass_and_nanoaod_files(
     assert list(accumulator["skipped_files"]) == [str(bad)]
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["skipped_files"]) == [str(bad)]
+    assert summary["job"]["provenance"]["jetscale_version"]
     with uproot.open(out / "histograms.root") as file:
         assert file["score/sample/QCD/QCD"].values().sum() == int(
             np.sum(ak.to_numpy(jets.label) == 0)

@@ -245,3 +245,38 @@ def test_discriminant_on_awkward_and_dask_awkward() -> None:
     assert ak.flatten(lazy.compute()).to_list() == pytest.approx(
         [x for row in expected for x in row], rel=1e-7
     )
+
+
+def test_mass_sculpting_by_hand() -> None:
+    from jetscale.metrics import mass_sculpting, random_cut_sculpting
+
+    # 10 QCD jets; the 20% working point keeps the two highest scores (m = 15, 15).
+    d = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.95, 0.9])
+    m = np.array([5, 5, 5, 5, 5, 15, 15, 15, 15, 15.0])
+    edges = (0.0, 10.0, 20.0)
+    p, q = np.array([0.5, 0.5]), np.array([0.0, 1.0])
+    mix = (p + q) / 2
+    want = 0.5 * np.sum(p * np.log2(p / mix)) + 0.5 * np.sum(
+        q[q > 0] * np.log2(q[q > 0] / mix[q > 0])
+    )
+    assert mass_sculpting(d, m, 0.2, edges) == pytest.approx(want)  # 0.3113
+    assert mass_sculpting(m, m, 0.5, edges) == pytest.approx(want)  # a cut on the mass itself
+    assert mass_sculpting(np.arange(10.0), np.tile([5.0, 15.0], 5), 0.2, edges) == pytest.approx(
+        0.0
+    )
+    # A random cut keeps on average the shape: its floor is small but not zero for few jets.
+    assert 0 < random_cut_sculpting(np.tile([5.0, 15.0], 500), 0.1, edges) < 0.01
+    with pytest.raises(ValueError, match="too few"):
+        mass_sculpting(d[:1], m[:1], 0.5, edges)
+
+
+def test_aucs_per_pt_bin_select_the_jets_of_each_bin() -> None:
+    from jetscale.metrics import one_vs_qcd_aucs_per_pt_bin
+
+    names = ("QCD", "Hbb")
+    # Bin 200-300: Hbb scores above QCD (AUC 1); bin 300-500: below (AUC 0); none above 500.
+    prob = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.3, 0.7], [0.8, 0.2]])
+    label = np.array([0, 1, 0, 1, 1])
+    pt = np.array([250.0, 260.0, 350.0, 400.0, 1500.0])
+    got = one_vs_qcd_aucs_per_pt_bin(prob, label, pt, names, (200.0, 300.0, 500.0, 1000.0, 2000.0))
+    assert got == {"200-300": {"Hbb": 1.0}, "300-500": {"Hbb": 0.0}}

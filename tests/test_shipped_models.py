@@ -27,18 +27,27 @@ def test_shipped_files_and_sidecar(name: str) -> None:
     path = shipped_model(name)
     assert path.stat().st_size < 10_000_000
     sidecar = json.loads(path.with_name("preprocess.json").read_text())
-    assert sidecar["pf_features"]["var_names"] == list(FEATURE_SETS[name])
     card = model_card(name)
-    assert sidecar == preprocess_json(name, card["model"]["max_particles"])
-    assert card["feature_set"] == name and card["class_names"] == list(CLASS_NAMES)
+    feature_set = name.removesuffix("_md")  # full21_md: full21's inputs, decorrelated
+    assert sidecar["pf_features"]["var_names"] == list(FEATURE_SETS[feature_set])
+    assert sidecar == preprocess_json(feature_set, card["model"]["max_particles"])
+    assert card["feature_set"] == feature_set and card["class_names"] == list(CLASS_NAMES)
     assert card["final_validation"]["val_loss"] < 2.0  # well below log(10) = 2.30 of a blind guess
+    # Trained for an analysis' AK8 range: the generator's 200-2000 GeV windows, |eta| < 2.
+    space = card["training_phase_space"]
+    assert space["pt_gev"][0] <= 201 and space["pt_gev"][1] >= 1900
+    assert 1.9 < space["abs_eta_max"] <= 2.0
+    method = card["mass_decorrelation"]
+    assert (method["method"] if isinstance(method, dict) else method) == (
+        "flat-pt-msd" if name.endswith("_md") else "none"
+    )
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_models_separate_signals_from_qcd(name: str, generated) -> None:  # type: ignore[no-untyped-def]
     jets = read_jets(generated.files)
     card = model_card(name)
-    x, mask = build_features(jets, name, card["model"]["max_particles"])
+    x, mask = build_features(jets, card["feature_set"], card["model"]["max_particles"])
     session = ort.InferenceSession(str(shipped_model(name)), providers=["CPUExecutionProvider"])
     (prob,) = session.run(
         None,

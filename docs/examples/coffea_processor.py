@@ -1,4 +1,7 @@
-"""Your own coffea processor with jetscale's tagger, on a PFNano file (run from the repository root)."""
+"""Your own coffea processor with jetscale's tagger, on a PFNano file.
+
+Run from the repository root: python docs/examples/coffea_processor.py
+"""
 
 import awkward as ak
 import hist
@@ -27,11 +30,16 @@ class TopTagAnalysis(processor.ProcessorABC):
         return accumulator
 
 
-out = run_fileset(
-    {"ttbar": ["../shared/data/nanoaod/pfnano.root"]},
-    TopTagAnalysis(),
-    treename="Events",
-    schema=NanoAODSchema,
-    executor="iterative",  # or "futures", "dask" (workers=4, scheduler="tcp://...")
-)
-print(out["top_vs_qcd"], out["skipped_files"])
+def main():
+    out = run_fileset(
+        {"ttbar": ["../shared/data/nanoaod/pfnano.root"]},
+        TopTagAnalysis(),
+        treename="Events",
+        schema=NanoAODSchema,
+        executor="iterative",  # or "futures", "dask" (workers=4 or scheduler="tcp://host:8786")
+    )
+    print(out["top_vs_qcd"], out["skipped_files"])
+
+
+if __name__ == "__main__":  # "futures" and "dask" start processes that import this file
+    main()

@@ -35,7 +35,8 @@ def main() -> None:
         cluster.scale(jobs=25)  # 200 workers; the driver hands out units as they join
         jets_per_class = 1_000_000
     else:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+        # Free ports: the default dashboard port, 8787, may be another cluster's.
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0")
         jets_per_class = 20
 
     with cluster, Client(cluster) as client:

@@ -40,7 +40,7 @@ def dask_client(scheduler: str | None, workers: int, threads: int) -> Iterator[A
     """
     require("dask", "distributed", extra="dask", purpose="a dask cluster")
     import dask
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines drown ours
     if scheduler:
@@ -49,14 +49,31 @@ def dask_client(scheduler: str | None, workers: int, threads: int) -> Iterator[A
         return
     # No retries of a task whose worker died: that task fails alone and is re-run next time.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=threads,
-            processes=True,
-            dashboard_address=None,
-        )
+        cluster = local_cluster(workers, threads)
     with cluster, Client(cluster) as client:
         yield client
+
+
+def local_cluster(workers: int, threads: int) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` processes that binds no fixed port.
+
+    The scheduler and its HTTP server (health and metrics routes, which distributed
+    starts even without a dashboard) listen on free ports: distributed's defaults
+    would put the HTTP server on port 8787, and another cluster holding it turns the
+    start into a warning, or a failure where warnings are errors. No dashboard is
+    served. Close the cluster, or use it as a context manager.
+    """
+    require("dask", "distributed", extra="dask", purpose="a dask cluster")
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=threads,
+        processes=True,
+        scheduler_port=0,
+        dashboard_address=":0",  # where the HTTP server listens; None would mean :8787
+        scheduler_kwargs={"dashboard": False},
+    )
 
 
 def submit_bounded(

@@ -136,21 +136,16 @@ def _executor(name: str, workers: int, scheduler: str | None, status: bool) -> I
     elif name == "futures":
         yield processor.FuturesExecutor(workers=workers, status=status)
     elif name == "dask":
-        from distributed import Client, LocalCluster
+        from distributed import Client
+
+        from jetscale.dask_client import local_cluster
 
         if scheduler:
             with Client(scheduler) as client:
                 yield processor.DaskExecutor(client=client, status=status)
         else:
-            with (
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                ) as cluster,
-                Client(cluster) as client,
-            ):
+            # Free ports only: a fixed one (the dashboard's 8787) clashes with other clusters.
+            with local_cluster(workers, threads=1) as cluster, Client(cluster) as client:
                 yield processor.DaskExecutor(client=client, status=status)
     else:
         msg = f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}"

@@ -11,6 +11,7 @@ A command that fits no rule fails too: classify it below when you add one.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shlex
 import shutil
@@ -71,6 +72,22 @@ def documented_commands() -> list[tuple[str, str]]:
 COMMANDS = documented_commands()
 
 
+def example_command(script: Path) -> list[str]:
+    """The command line in an example's docstring (``Run: python docs/examples/...``)."""
+    assert script.is_file(), f"{script.relative_to(REPO)} does not exist"
+    docstring = ast.get_docstring(ast.parse(script.read_text())) or ""
+    found = re.search(r"^Run[^:\n]*: (python docs/examples/.*)$", docstring, flags=re.M)
+    assert found, f"{script.name} documents no command line"
+    return shlex.split(re.sub(r"\[[^]]*\]", "", found[1]))
+
+
+def main_job_outputs() -> set[str]:
+    """What the main job writes at the top of ``jetscale-output/``, from the README's tree."""
+    readme = (REPO / "README.md").read_text()
+    tree = readme.split("\njetscale-output/\n", 1)[1].split("```", 1)[0]
+    return {entry.split("/")[0] for entry in re.findall(r"^  (\S+)", tree, flags=re.M)}
+
+
 def parse_jetscale(argv: list[str]) -> argparse.Namespace:
     try:
         return build_parser().parse_args(argv)
@@ -89,6 +106,9 @@ def check_repository_paths(argv: list[str]) -> None:
         }
         if in_repository and "*" not in arg and Path(arg).suffix:
             assert (REPO / arg).is_file(), f"{arg} does not exist"
+        if arg.startswith("jetscale-output/"):
+            written = main_job_outputs()
+            assert arg.split("/")[1] in written, f"{arg}: the main job writes only {written}"
 
 
 def check_command(command: str) -> None:
@@ -117,7 +137,8 @@ def check_command(command: str) -> None:
             expression = args[args.index("-m", 2) + 1]
             assert set(re.findall(r"\w+", expression)) - {"not", "and", "or"} <= declared
     elif program == "python" and args[0].startswith("docs/examples/"):
-        assert args[0].endswith(".py")  # run by test_examples.py with the same arguments
+        # test_examples.py runs the command in the script's docstring: it must be this one.
+        assert argv == example_command(REPO / args[0]), f"not what {args[0]} documents"
     elif program == "python" and args[0].startswith(BENCHMARKS):
         result = subprocess.run(
             [sys.executable, args[0], "--help"],
@@ -157,6 +178,19 @@ def test_pages_show_commands() -> None:
 @pytest.mark.parametrize(("page", "command"), COMMANDS, ids=[c for _, c in COMMANDS])
 def test_documented_command(page: str, command: str) -> None:
     check_command(command)
+
+
+def test_documented_shared_samples_exist(nanoaod_dir: Path) -> None:
+    """Every ../shared/data/nanoaod/ file a page, command or example names is one of the samples."""
+    texts = [*PAGES, *sorted((REPO / "docs" / "examples").glob("*.py"))]
+    named = {
+        name
+        for path in texts
+        for name in re.findall(r"\.\./shared/data/nanoaod/([\w.-]+)", path.read_text())
+    }
+    assert named, "the pages name the shared samples"
+    missing = sorted(name for name in named if not (nanoaod_dir / name).is_file())
+    assert not missing, f"named but not in {nanoaod_dir}: {missing}"
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
@@ -18,8 +19,10 @@ onnx = pytest.importorskip("onnx")
 from jetscale.export import check_parity, export_run  # noqa: E402
 from jetscale.export.onnx_export import load_model  # noqa: E402
 from jetscale.features import FEATURE_SETS, build_features  # noqa: E402
+from jetscale.inference import OnnxTagger  # noqa: E402
 from jetscale.io import read_jets, write_jetclass  # noqa: E402
 from jetscale.nn import ModelConfig  # noqa: E402
+from jetscale.phase_space import PhaseSpace  # noqa: E402
 from jetscale.train import TrainConfig, train  # noqa: E402
 from jetscale.train.checkpoint import CheckpointError  # noqa: E402
 
@@ -170,10 +173,35 @@ def test_model_card(exported: dict[str, Path]) -> None:
         "val_accuracy",
         "val_auc",
         "val_rejection50",
+        "val_auc_pt_bins",
+        "val_sculpting_jsd",
     }
     assert card["task"] == "jetclass"
+    assert card["mass_decorrelation"] == "none"
+
+
+def test_model_card_states_the_training_phase_space(
+    run_dir: Path, exported: dict[str, Path]
+) -> None:
+    """The card's phase space is the run's training jets' (all but every 10th of the file)."""
+    card = json.loads(exported["model_card"].read_text())
+    data = json.loads((run_dir / "config.json").read_text())["data"][0]
+    with uproot.open(data) as file:
+        pt, eta = file["tree"].arrays(["jet_pt", "jet_eta"], library="np").values()
+    trained = np.arange(len(pt)) % 10 != 9
+    assert card["training_phase_space"] == {
+        "pt_gev": [math.floor(pt[trained].min()), math.ceil(pt[trained].max())],
+        "abs_eta_max": math.ceil(np.abs(eta[trained]).max() * 100) / 100,
+    }
+    assert OnnxTagger(exported["onnx"]).phase_space == PhaseSpace.from_json(
+        card["training_phase_space"]
+    )
     assert card["final_validation"]["val_loss"] > 0
-    assert len(card["git_revision"]) in (40, len("unknown"))
+    made_by = card["provenance"]  # of the export; the training's is the checkpoint's
+    assert card["git_revision"] == made_by["git_revision"]
+    assert made_by["git_revision"] is None or len(made_by["git_revision"]) == 40
+    assert made_by["seeds"] == {"train": 1} and made_by["jetscale_version"]
+    assert card["training_provenance"]["seeds"] == {"train": 1}
 
 
 def test_bad_runs_are_refused(tmp_path: Path, run_dir: Path) -> None:

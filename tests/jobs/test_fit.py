@@ -52,6 +52,30 @@ def test_fit_command_writes_json_with_parameters_and_intervals(
     assert len(result["data_scaling_per_size"]) == 6
 
 
+def test_an_unresolved_floor_is_printed_as_consistent_with_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A floor the runs do not resolve prints as words; fit.json keeps the number and says so."""
+    n, d = np.meshgrid(np.logspace(4, 7, 6), np.logspace(5, 8, 6))
+    n, d = n.ravel(), d.ravel()
+    loss = parametric_law(n, d, **(TRUTH | {"E": 0.0}))  # no floor: the losses keep falling
+    table = write_csv(tmp_path / "runs.csv", {"N": n, "D": d, "loss": loss})
+    argv = ["fit", str(table), "--out", str(tmp_path / "fit"), "--bootstrap", "4", "--no-plots"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "       E = consistent with 0 [0, " in captured.out, captured.out
+    assert "| consistent with 0 [0, " in captured.out  # the comparison table
+    assert "jetscale fit: " in captured.err and "the parametric fit of 36" in captured.err
+    result = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    assert 0 < result["parametric"]["params"]["E"] < 1e-3 * loss.min()  # the number stays
+    assert result["parametric"]["reading"]["E"]["value"] == "consistent with 0"
+    assert result["comparison"][0]["floor_reading"]["value"] == "consistent with 0"
+    assert result["provenance"]["seeds"] == {"bootstrap": 0}
+    assert result["provenance"]["jetscale_version"]
+    assert main([*argv, "--no-progress"]) == 0
+    assert "jetscale fit: " not in capsys.readouterr().err
+
+
 def test_data_law_fit_recovers_a_known_floor() -> None:
     d = np.logspace(4, 8, 9)
     loss = data_law(d, 0.45, 12.0, 0.35) * np.exp(np.random.default_rng(5).normal(0, 0.002, len(d)))
@@ -88,7 +112,7 @@ def test_too_few_points_is_a_clear_cli_error(
             "loss": np.array([2.0, 1.5, 1.2]),
         },
     )
-    assert main(["fit", str(table), "--out", str(tmp_path / "fit")]) == 2
+    assert main(["fit", str(table), "--out", str(tmp_path / "fit"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1  # one line
     # the error of the fit names the table and the group it was fitting
@@ -272,6 +296,7 @@ def test_fit_errors_name_the_table_and_the_group(
             str(tmp_path / "fit"),
             "--group",
             f"feature_set={group}",
+            "--no-progress",
         ]
         assert main(argv) == 2
         err = capsys.readouterr().err
@@ -367,7 +392,7 @@ def test_full_disk_during_the_plots_leaves_a_marker_naming_stale_outputs(
         savefig(self, fname, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", full_disk)
-    assert main(["fit", str(table), "--out", str(out), "--bootstrap", "2"]) == 2
+    assert main(["fit", str(table), "--out", str(out), "--bootstrap", "2", "--no-progress"]) == 2
     err = capsys.readouterr().err
     failed = out / "plots" / "residuals.png"
     marker = out / "INCOMPLETE"

@@ -225,6 +225,9 @@ def test_scan_survives_a_killed_worker_and_restarts_only_that_point(
     assert killed is not None, stderr
     assert process.returncode == 1, stdout + stderr
     assert "1 point(s) failed" in stderr and "run the same command again" in stderr, stderr[-3000:]
+    assert "jetscale scan: point 3/3 " in stderr and " failed (" in stderr
+    made_by = json.loads((out / "plan.json").read_text())["provenance"]
+    assert made_by["seeds"] == {"train": [1], "data": None}
     failed = json.loads((out / "failed.json").read_text())
     assert list(failed) == [killed.name]
     rows = _rows(out / "results.csv")
@@ -276,6 +279,8 @@ def test_scan_survives_a_killed_worker_and_restarts_only_that_point(
 
     table = pq.read_table(out / "results.parquet").to_pydict()
     assert sorted(table["point"]) == sorted(rows)
+    metadata = pq.read_schema(out / "results.parquet").metadata
+    assert json.loads(metadata[b"jetscale.provenance"])["seeds"] == made_by["seeds"]
 
     # new jets under the same file name: the finished points must not be reused
     write_jetclass(train[1], make_jets(300, seed=9, mean_particles=12))

@@ -147,9 +147,9 @@ def test_dask_executor_matches_iterative(
     )
     assert list(other["skipped_files"]) == [samples["garbage"]]
     # An existing cluster, named by its scheduler address (what --scheduler does).
-    from distributed import LocalCluster
+    from jetscale.dask_client import local_cluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    with local_cluster(workers=1, threads=1) as cluster:  # free ports: 8787 may be taken
         fileset = {"a": [samples["path_a"]], "b": [samples["path_b"]]}
         external = run_fileset(
             fileset,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pickle
+from collections import Counter
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 
 pytest.importorskip("coffea")
 pytest.importorskip("onnxruntime")
@@ -18,6 +20,8 @@ from jetscale.inference import FeatureMismatchError, OnnxTagger
 from jetscale.io.nanoaod import FatJetSelection, fatjets_from_nanoaod
 from jetscale.processors import NanoAODTaggerProcessor
 from jetscale.runner import run_fileset
+from jetscale.schema import CLASS_NAMES
+from nanoaod_truth_reference import GENPART, reference_labels, selected_jets
 
 # The v15 sample makes coffea's NanoAODSchema warn about cross-references it lacks.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -35,6 +39,21 @@ def run(path: Path, proc: NanoAODTaggerProcessor, executor: str, chunksize: int)
         workers=2,
         chunksize=chunksize,
     )
+
+
+def reference_truth(path: Path, selection: FatJetSelection) -> np.ndarray:
+    """Truth class name of each selected jet, in processor order, from the plain per-event loop."""
+    with uproot.open(path) as file:
+        raw = file["Events"].arrays(
+            [f"GenPart_{f}" for f in GENPART]
+            + ["FatJet_pt", "FatJet_eta", "FatJet_phi"]
+            + (["FatJet_jetId"] if "FatJet_jetId" in file["Events"] else []),
+            library="np",
+        )
+    gen = {f: raw[f"GenPart_{f}"] for f in GENPART}
+    labels, _ = reference_labels(gen, selected_jets(raw, selection))
+    names = [*CLASS_NAMES, "unlabelled", "unmatched"]  # -2 and -1 from the end
+    return np.asarray([names[c] for event in labels for c in event], dtype=object)
 
 
 def direct_discriminant(
@@ -69,7 +88,7 @@ def test_pfnano_histograms_match_direct_tagging_for_any_chunking(nanoaod_dir: Pa
     d, w = direct_discriminant(path, "pfnano", "full21", "Hbb")
     expected, _ = np.histogram(d, bins=DISCRIMINANT_EDGES, weights=w)
     got = reference["discriminant"][
-        {"dataset": "sample", "jet_class": "unlabelled", "signal": "Hbb"}
+        {"dataset": "sample", "jet_class": sum, "signal": "Hbb"}
     ].values()
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     for executor, chunksize in (("iterative", 3), ("futures", 4)):
@@ -89,11 +108,22 @@ def test_v15_runs_the_kinpid_model_and_refuses_full21(nanoaod_dir: Path) -> None
     assert out["events"] == {"sample": 200} and out["jets"] == {"sample": 42}
     assert out["events_without_jet_id"] == {"sample": 200}  # v15 has no FatJet_jetId
     d, w = direct_discriminant(path, "nanoaod_v15", "kinpid", "Tbqq")
-    expected, _ = np.histogram(d, bins=DISCRIMINANT_EDGES, weights=w)
-    got = out["discriminant"][
-        {"dataset": "sample", "jet_class": "unlabelled", "signal": "Tbqq"}
-    ].values()
-    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # jet_class is the generator-record truth: the plain per-event loop's, jet by jet.
+    truth = reference_truth(path, FatJetSelection())
+    assert out["jets_per_class"] == {"sample": dict(Counter(truth))}
+    assert Counter(truth) == {"unmatched": 23, "Wqq": 9, "QCD": 7, "Tbqq": 3}
+    for name in set(truth):
+        chosen = truth == name
+        expected, _ = np.histogram(d[chosen], bins=DISCRIMINANT_EDGES, weights=w[chosen])
+        got = out["discriminant"][
+            {"dataset": "sample", "jet_class": name, "signal": "Tbqq"}
+        ].values()
+        np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=name)
+    assert out["truth_labels"]["sample"] == {
+        "unmatched": 23,
+        "unlabelled (no GenPart)": 0,
+        "broken GenPart mother index": 0,
+    }
     assert out["sumw"]["sample"] == pytest.approx(
         float(
             np.sum(
@@ -185,3 +215,32 @@ def test_a_corrupt_basket_skips_the_file_and_keeps_the_others_unchanged(
             reference[key][{"dataset": "sample"}].values(flow=True),
             err_msg=key,
         )
+
+
+def test_events_without_genpart_are_unlabelled_and_counted(nanoaod_dir: Path) -> None:
+    """Data (no GenPart): every jet ``unlabelled``, counted; never an error deep in awkward."""
+    path = nanoaod_dir / "nano_tt_v15.root"
+    events = NanoEventsFactory.from_root(
+        {str(path): "Events"},
+        schemaclass=NanoAODSchema,
+        mode="eager",
+        iteritems_options={"filter_name": lambda name: "GenPart" not in name},
+    ).events()
+    assert "GenPart" not in ak.fields(events)
+    out = NanoAODTaggerProcessor("kinpid", fmt="nanoaod_v15").process(events)
+    assert out["jets_per_class"] == {"unknown": {"unlabelled": 42}}
+    assert out["truth_labels"]["unknown"]["unlabelled (no GenPart)"] == 42
+    # The shipped model's card states its training range: the jets outside it are counted.
+    space = OnnxTagger("kinpid").phase_space
+    assert space is not None
+    jets = ak.flatten(fatjets_from_nanoaod(events, FatJetSelection(), "nanoaod_v15"))
+    pt, eta = ak.to_numpy(jets.pt), ak.to_numpy(jets.eta)
+    outside = {
+        "pt below": int((pt < space.pt_min).sum()),
+        "pt above": int((pt > space.pt_max).sum()),
+        "|eta| above": int(
+            ((pt >= space.pt_min) & (pt <= space.pt_max) & (np.abs(eta) > space.abs_eta_max)).sum()
+        ),
+    }
+    assert out["outside_training_phase_space"]["unknown"] == {k: v for k, v in outside.items() if v}
+    assert sum(outside.values()) > 0  # |eta| up to 2.4 selected, trained to 2.0

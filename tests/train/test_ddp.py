@@ -69,7 +69,7 @@ def test_two_process_ddp_matches_single_process(
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
-        "--master_port=29533",
+        "--standalone",  # a free port: another run on the machine may hold any fixed one
     ]
     subprocess.run(
         [

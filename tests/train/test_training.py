@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
@@ -23,7 +24,7 @@ from jetscale.nn import ModelConfig  # noqa: E402
 from jetscale.train import TrainConfig, train  # noqa: E402
 from jetscale.train.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from jetscale.train.loop import TrainingError  # noqa: E402
-from jetscale.train.schedule import get_lr  # noqa: E402
+from jetscale.train.schedule import get_lr, warmup_warning  # noqa: E402
 
 MakeJets = Callable[..., ak.Array]
 TINY = ModelConfig(
@@ -67,6 +68,70 @@ def test_schedule_by_hand() -> None:
         0.1 + 0.9 * 0.5
     )  # half way: cos(pi/2) = 0
     assert get_lr(100, 100, 1.0, 10, 0.1) == pytest.approx(0.1)
+
+
+def test_warmup_warning_names_a_warm_up_longer_than_the_run() -> None:
+    assert warmup_warning(22, 100, 1e-3) == (
+        "the warm-up (100 steps) is longer than the run (22 steps): the learning rate rises "
+        "to 0.00022 of its peak 0.001 and never decays; lower --warmup-steps (to 2, say) or "
+        "train longer"
+    )
+    assert get_lr(21, 22, 1e-3, 100, 0.1) == pytest.approx(2.2e-4)  # the last step's, as said
+    assert "takes 60% of the run (100 steps), leaving 40 steps" in str(warmup_warning(100, 60, 1.0))
+    assert warmup_warning(100, 50, 1.0) is None  # half the run: still fine
+    assert warmup_warning(1000, 0, 1.0) is None
+
+
+def test_progress_line() -> None:
+    from jetscale.train.loop import progress_line
+
+    assert progress_line(120, 900, 1.23456, 8e-4, 523.4, 42, 3671) == (
+        "step 120/900 (13%) | loss 1.2346 | lr 8.00e-04 | 523 jets/s | 0:42 elapsed | ETA 1:01:11"
+    )
+    evaluation = {"val_loss": 1.1, "best_val_loss": 1.05}
+    assert progress_line(9, 900, 1.0, 1e-3, 2e4, 1, 0, evaluation).endswith(
+        "| 20,000 jets/s | 0:01 elapsed | ETA 0:00 | val_loss 1.1000 (best 1.0500)"
+    )
+
+
+def test_a_run_reports_progress_warns_and_records_its_provenance(
+    tmp_path: Path,
+    data_file: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jetscale.provenance import provenance
+    from jetscale.train import loop
+
+    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.0)  # a line after every step
+    caplog.set_level(logging.INFO, logger="jetscale.progress")
+    run = config(data_file, tmp_path / "run", epochs=1, warmup_steps=100, eval_every=4)
+    line = train(run)
+    total = line["step"]
+    progress = [r.getMessage() for r in caplog.records if r.name == "jetscale.progress.train"]
+    assert progress[0].startswith(f"{tmp_path / 'run'}: {total} steps (1 epoch(s) of {total})")
+    steps = [m for m in progress[1:] if m.startswith("step ")]
+    assert [m.split()[1] for m in steps] == [f"{k}/{total}" for k in range(1, total + 1)]
+    assert all(" jets/s | " in m and " | ETA " in m for m in steps)
+    assert [m for m in steps if "val_loss" in m] == [steps[3], steps[7], steps[-1]]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{tmp_path / 'run'}: {warmup_warning(total, 100, 3e-3)}"]
+
+    starts = json.loads((tmp_path / "run" / "provenance.json").read_text())["starts"]
+    assert starts == [{"step": 0, **provenance(seeds={"train": 1})}]
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["provenance"] == provenance(
+        seeds={"train": 1}
+    )
+
+    caplog.clear()
+    assert train(run) == line  # a finished run: returned as it is, and said so
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert message.startswith(f"{tmp_path / 'run'} is already complete (step {total} of {total})")
+    assert "use another --out" in message
+    assert not [r for r in caplog.records if r.name == "jetscale.progress.train"]
+
+    with pytest.raises(CheckpointError, match=r"\(changed: epochs: 1 -> 2; lr: 0.003 -> 0.001\)"):
+        train(config(data_file, tmp_path / "run", epochs=2, lr=1e-3, warmup_steps=100))
 
 
 def test_deterministic_and_counts_repetition(tmp_path: Path, data_file: Path) -> None:
@@ -179,11 +244,21 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path, data_fil
     )
     steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
     assert steps == sorted(set(steps))  # no duplicated evaluation lines after the resume
+    starts = json.loads((tmp_path / "killed" / "provenance.json").read_text())["starts"]
+    assert [start["step"] for start in starts] == [0, interrupted_at]  # each process that trained
+    assert starts[1]["seeds"] == {"train": 3} and starts[1]["command_line"][1:3] == [
+        "train",
+        "--data",
+    ]
 
-    # Running a finished run again changes nothing and reports its last evaluation.
+    # Running a finished run again changes nothing, reports its last evaluation and says so.
     before = metrics.read_text()
-    subprocess.run([*argv, "--out", str(tmp_path / "killed")], check=True, capture_output=True)
+    again = subprocess.run(
+        [*argv, "--out", str(tmp_path / "killed")], check=True, capture_output=True, text=True
+    )
     assert metrics.read_text() == before
+    assert f"{tmp_path / 'killed'} is already complete (step {total} of {total})" in again.stderr
+    assert "jetscale train: step" not in again.stderr  # no progress lines: nothing trained
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, data_file: Path) -> None:
@@ -209,7 +284,8 @@ def test_bad_checkpoints_and_mismatched_configs(tmp_path: Path, data_file: Path)
     run = tmp_path / "run"
     train(config(data_file, run, epochs=1))
     wider = ModelConfig(d_model=32, n_layers=1, n_heads=2, feature_set="kin", max_particles=32)
-    with pytest.raises(CheckpointError, match=r"different configuration \(changed: model\)"):
+    changed = "model.d_model: 16 -> 32; model.ff_ratio: 2 -> 4; model.n_class_layers: 1 -> 2"
+    with pytest.raises(CheckpointError, match=rf"different configuration \(changed: {changed}\)"):
         train(config(data_file, run, epochs=1, model=wider))
     (run / "last.pt").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(CheckpointError, match=r"last.pt: corrupt or unreadable checkpoint"):

@@ -110,10 +110,12 @@ def test_the_nanoaod_processor_runs_the_finetuned_model(exported: dict, nanoaod_
         chunksize=100_000,
     )
     assert out["jets"] == {"sample": 42}  # the selected AK8 jets of the shared file
-    score = out["score"][{"dataset": "sample", "jet_class": "unlabelled"}]
+    # Truth from the generator record: QCD is a task class, the tops and Ws keep their names.
+    assert out["jets_per_class"] == {"sample": {"QCD": 7, "Wqq": 9, "Tbqq": 3, "unmatched": 23}}
+    score = out["score"][{"dataset": "sample", "jet_class": sum}]
     assert list(score.axes["output"]) == ["Xbb_m60", "QCD"]
     # Every selected jet scored once per output, with its event's weight, as in jet_pt.
-    jet_weights = out["jet_pt"][{"dataset": "sample", "jet_class": "unlabelled"}].values(flow=True)
+    jet_weights = out["jet_pt"][{"dataset": "sample", "jet_class": sum}].values(flow=True)
     assert score[{"output": "Xbb_m60"}].values(flow=True).sum() == pytest.approx(jet_weights.sum())
     assert np.isfinite(score.values()).all() and score.values().sum() > 0
     assert list(out["discriminant"].axes["signal"]) == ["Xbb_m60"]

@@ -205,6 +205,10 @@ def test_a_tiny_study_end_to_end_and_its_rerun(
     first = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "8 points: 0 finished before, 8 ran now, 0 failed" in first.stdout
+    assert "jetscale transfer-study: point 8/8 done (" in first.stderr, first.stderr[-3000:]
+    made_by = json.loads((out / "plan.json").read_text())["provenance"]
+    assert made_by["seeds"] == {"train": [1, 2], "analysis": 0}
+    assert made_by["command_line"][1:3] == ["transfer-study", str(config)]
     # Two n values cannot fit a three-parameter law: D_T is undefined, and says why.
     assert "scratch law: not fitted" in first.stdout
     rows = _rows(out / "results.csv")
@@ -238,7 +242,10 @@ def test_a_tiny_study_end_to_end_and_its_rerun(
     assert sorted(pq.read_table(out / "results.parquet").to_pydict()["point"]) == sorted(
         r["point"] for r in rows
     )
+    metadata = pq.read_schema(out / "results.parquet").metadata
+    assert json.loads(metadata[b"jetscale.provenance"]) == made_by
     transfer = json.loads((out / "transfer.json").read_text())
+    assert transfer["provenance"] == made_by
     assert transfer["scratch"]["status"] == "no_scratch_fit"
     assert {p["status"] for p in transfer["points"]} == {"no_scratch_fit"}
     assert all(p["D_E"] is None and p["n_seeds"] == 2 for p in transfer["points"])
@@ -254,6 +261,7 @@ def test_a_tiny_study_end_to_end_and_its_rerun(
     again = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "8 points: 8 finished before, 0 ran now, 0 failed" in again.stdout
+    assert f"{out}: all 8 points are finished already" in again.stderr
     for run_dir, stamp in stamps.items():  # finished points were not run again
         assert Path(run_dir, "result.json").stat().st_mtime_ns == stamp
     assert len(_rows(out / "results.csv")) == 8

@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         default="best.pt",
-        help="checkpoint file of the run: best.pt (lowest validation loss, the default) or "
-        "last.pt (the last step)",
+        help="checkpoint file of the run: best.pt (lowest validation loss) or last.pt (the "
+        "last step) (default: %(default)s)",
     )
     parser.add_argument(
         "--parity-data",

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from jetscale.commands import train as train_command
+from jetscale.commands.progress import show_progress
 
 HELP = "fine-tune a pretrained backbone (jetscale pretrain or train run) with a policy"
 
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="the backbone: a run directory (best.pt, else last.pt) or a .pt file",
     )
-    train_command.add_arguments(parser)
+    train_command.add_arguments(parser, model_from="the backbone's")
     tuning = parser.add_argument_group("fine-tuning")
     tuning.add_argument(
         "--policy",
@@ -68,15 +69,16 @@ def run(args: argparse.Namespace) -> int:
     config = train_command.config_from_args(args, "finetune", model)
     if config is None:
         return 2
-    line = finetune(
-        config,
-        args.backbone,
-        args.policy,
-        head_lr_multiplier=args.head_lr_multiplier,
-        layer_decay=args.layer_decay,
-        freeze_steps=args.freeze_steps,
-        ramp_steps=args.ramp_steps,
-    )
+    with show_progress("finetune", not args.no_progress):
+        line = finetune(
+            config,
+            args.backbone,
+            args.policy,
+            head_lr_multiplier=args.head_lr_multiplier,
+            layer_decay=args.layer_decay,
+            freeze_steps=args.freeze_steps,
+            ramp_steps=args.ramp_steps,
+        )
     print(json.dumps(line, indent=2))
     train_command.report_data_quality(Path(config.out), "finetune")
     return 0

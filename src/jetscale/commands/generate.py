@@ -48,28 +48,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="all",
         help="'all' (JetClass's ten) or a comma-separated list of JetClass classes and new "
         "signals X<decay>_m<mass> (decay bb, cc, qq, gg or 4q; mass in GeV), such as "
-        "QCD,Tbqq or Xbb_m60,QCD",
+        "QCD,Tbqq or Xbb_m60,QCD (default: %(default)s)",
     )
     parser.add_argument("--jets-per-class", type=int, required=True, help="jets per class")
     parser.add_argument(
         "--pt-range",
         type=_pt_range,
-        default=(500.0, 1000.0),
+        default="500,1000",  # argparse converts a text default with `type`
         metavar="MIN,MAX",
         help="jet pT window in GeV; Pythia's pT-hat window follows it (0.9 MIN to 1.1 MAX) "
-        "(default: 500,1000, as JetClass)",
+        "(default: %(default)s, as JetClass)",
     )
     parser.add_argument(
         "--detector",
         default="cms",
         help="detector card, see `jetscale cards` (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="worker processes on this machine, in a pool or a local dask cluster (default: 1)",
+        help="worker processes on this machine, in a pool or a local dask cluster "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--executor",
@@ -81,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="address of a running dask scheduler, such as tcp://host:8786 (--workers is then unused)",
+        help="address of a running dask scheduler, such as tcp://host:8786 (--workers is then "
+        "unused) (default: none, workers on this machine)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from jetscale.commands import train as train_command
+from jetscale.commands.progress import show_progress
 
 HELP = "pretrain a backbone: supervised, masked particle modelling (mpm), or supervised+mpm"
 
@@ -47,13 +48,14 @@ def run(args: argparse.Namespace) -> int:
     config = train_command.config_from_args(args, "pretrain")
     if config is None:
         return 2
-    line = pretrain(
-        config,
-        args.objective,
-        fraction=args.mpm_fraction,
-        regression=args.mpm_loss,
-        decoder_layers=args.decoder_layers,
-    )
+    with show_progress("pretrain", not args.no_progress):
+        line = pretrain(
+            config,
+            args.objective,
+            fraction=args.mpm_fraction,
+            regression=args.mpm_loss,
+            decoder_layers=args.decoder_layers,
+        )
     print(json.dumps(line, indent=2))
     train_command.report_data_quality(Path(config.out), "pretrain")
     return 0

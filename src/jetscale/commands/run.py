@@ -6,7 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from jetscale.commands.options import add_experiment_option, add_feature_options
+from jetscale.commands.options import (
+    add_experiment_option,
+    add_feature_options,
+    add_label_option,
+)
 
 HELP = "the main job: generate (or reuse) a sample, build features, histogram, tag, plot"
 
@@ -19,22 +23,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output directory (default: %(default)s)",
     )
     parser.add_argument(
-        "--data", nargs="+", help="use these JetClass/parquet files instead of generating"
+        "--data",
+        nargs="+",
+        help="use these JetClass/parquet files instead of generating (default: generate a sample "
+        "in OUT/sample, reused by the next run of the same settings)",
     )
     parser.add_argument(
-        "--jets-per-class", type=int, default=150, help="jets generated per class (default: 150)"
+        "--jets-per-class",
+        type=int,
+        default=150,
+        help="jets generated per class (default: %(default)s)",
     )
     parser.add_argument(
         "--detector",
         default="cms",
         help="detector card to generate with, see `jetscale cards` (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="generator seed (default: 1)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (default: %(default)s)")
     parser.add_argument(
-        "--workers", type=int, default=2, help="generator worker processes (default: 2)"
+        "--workers", type=int, default=2, help="generator worker processes (default: %(default)s)"
     )
     add_feature_options(parser)
     add_experiment_option(parser)
+    add_label_option(parser)
     parser.add_argument(
         "--nanoaod",
         type=Path,
@@ -57,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         feature_set=args.feature_set,
         max_particles=args.max_particles,
         experiment=args.experiment,
+        label=args.label,
         nanoaod_dir=None if args.no_nanoaod else args.nanoaod,
     )
     summary = run_main_job(config)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from jetscale.commands.progress import add_progress_option, show_progress
+
 HELP = "run a scaling sweep (YAML) as dask tasks; restartable; writes results.csv/.parquet"
 
 
@@ -21,11 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=None, help="local-cluster worker processes (default: cores)"
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads per worker (default: 1)"
+        "--threads", type=int, default=1, help="torch threads per worker (default: %(default)s)"
     )
     parser.add_argument(
         "--scheduler", default=None, help="address of a running dask scheduler (default: local)"
     )
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
             f"done {row['run_dir']}: loss {row['loss']:.4f}, {row['wall_time_s']:.0f} s", flush=True
         )
 
-    summary = scan(config, args.out, args.workers, args.threads, args.scheduler, on_result=report)
+    with show_progress("scan", not args.no_progress):
+        summary = scan(
+            config, args.out, args.workers, args.threads, args.scheduler, on_result=report
+        )
     print(
         f"{summary.points} points: {summary.already_done} finished before, {summary.ran} ran now, "
         f"{len(summary.failed)} failed ({summary.wall_time_s:.0f} s)"

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from jetscale.commands.options import add_experiment_option
+from jetscale.commands.options import add_experiment_option, add_label_option
 
 HELP = "tag JetClass or NanoAOD files in coffea: .coffea accumulator, ROOT histograms, plots"
 
@@ -28,16 +28,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--executor",
         choices=["iterative", "futures", "dask"],
         default="iterative",
-        help="coffea executor (default: iterative)",
+        help="coffea executor (default: %(default)s)",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="futures/dask worker processes (default: 2)"
+        "--workers",
+        type=int,
+        default=2,
+        help="futures/dask worker processes (default: %(default)s)",
     )
     parser.add_argument(
         "--scheduler", help="dask scheduler address (tcp://host:8786); default: a LocalCluster"
     )
     parser.add_argument(
-        "--chunksize", type=int, default=20_000, help="events (or jets) per chunk (default: 20000)"
+        "--chunksize",
+        type=int,
+        default=20_000,
+        help="events (or jets) per chunk (default: %(default)s)",
     )
     parser.add_argument(
         "--out",
@@ -46,11 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output directory (default: %(default)s)",
     )
     add_experiment_option(parser)
-    parser.add_argument(
-        "--label",
-        default="Preliminary",
-        help="text after the experiment label (default: %(default)s)",
-    )
+    add_label_option(parser)
     parser.add_argument(
         "--min-pt",
         type=float,

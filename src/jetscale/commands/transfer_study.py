@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jetscale.commands.options import add_experiment_option
+from jetscale.commands.progress import add_progress_option, show_progress
 
 HELP = (
     "data-efficiency study (YAML): backbones fine-tuned with policies against scratch for "
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=None, help="local-cluster worker processes (default: cores)"
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads per worker (default: 1)"
+        "--threads", type=int, default=1, help="torch threads per worker (default: %(default)s)"
     )
     parser.add_argument(
         "--scheduler",
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-plots", action="store_true", help="skip the plots (transfer.json is still written)"
     )
     add_experiment_option(parser)
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,16 +64,17 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    summary = transfer_study(
-        config,
-        args.out,
-        args.workers,
-        args.threads,
-        args.scheduler,
-        on_result=report,
-        plots=not args.no_plots,
-        experiment=args.experiment,
-    )
+    with show_progress("transfer-study", not args.no_progress):
+        summary = transfer_study(
+            config,
+            args.out,
+            args.workers,
+            args.threads,
+            args.scheduler,
+            on_result=report,
+            plots=not args.no_plots,
+            experiment=args.experiment,
+        )
     print(
         f"{summary.points} points: {summary.already_done} finished before, {summary.ran} ran now, "
         f"{len(summary.failed)} failed ({summary.wall_time_s:.0f} s)"
@@ -81,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"scratch law: not fitted ({scratch['reason']}); D_T undefined")
     else:
         p = scratch["params"]
-        print(f"scratch law: L(D) = {p['L_inf']:.4g} + {p['B']:.4g} / D^{p['beta']:.3f}")
+        print(
+            f"scratch law: L(D) = L_inf + {p['B']:.4g} / D^{p['beta']:.3f}, L_inf = {_floor(scratch)}"
+        )
     for fit in summary.analysis.fits:
         name = f"{fit.backbone}, {fit.policy}"
         if fit.k is None or fit.alpha is None:
@@ -101,6 +106,18 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _floor(scratch: dict[str, Any]) -> str:
+    """The scratch law's L_inf as it reads ("consistent with 0" below a thousandth of the losses)."""
+    from jetscale.scaling.bounds import floor_zero_below, format_value, reading
+
+    value = scratch["params"]["L_inf"]
+    interval = (scratch.get("intervals") or {}).get("L_inf")
+    losses = [v for v in (scratch.get("mean_loss") or {}).values() if math.isfinite(v)]
+    if not losses:
+        return f"{value:.4g}"
+    return format_value(value, interval, reading(value, interval, floor_zero_below(min(losses))))
 
 
 def _interval(bounds: tuple[float, float] | None) -> str:

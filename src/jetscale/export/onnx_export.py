@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,8 @@ from jetscale.features import build_features
 from jetscale.io import read_jets
 from jetscale.io.atomic import atomic_path, write_json
 from jetscale.nn import ModelConfig, build_model
+from jetscale.phase_space import CARD_NAME
+from jetscale.provenance import provenance
 from jetscale.sidecar import (
     EMBEDDING_OUTPUT,
     FEATURES_INPUT,
@@ -28,6 +29,7 @@ from jetscale.sidecar import (
 )
 from jetscale.task import Task, parse_task
 from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
+from jetscale.train.data import TRAINING_DATA_NAME
 
 OPSET = 17
 #: (batch, particles) shapes check_parity runs: one particle, typical, and beyond 128.
@@ -36,7 +38,6 @@ PARITY_SHAPES = ((1, 1), (3, 7), (16, 64), (8, 128), (4, 150))
 #: and ``generate_class("Tbqq", 12, seed=5)`` and written with ``write_parquet``.
 PARITY_JETS = Path(__file__).with_name("parity_jets.parquet")
 #: The model card's file name, beside the ONNX file and its sidecar.
-CARD_NAME = "model_card.json"
 
 
 class SoftmaxTagger(torch.nn.Module):
@@ -249,6 +250,10 @@ def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
     )
     config = ModelConfig.from_dict(state["model_config"])
     task = trained_task(state, config)
+    made_by = provenance(seeds={"train": train_config.get("seed")})
+    # Runs trained before training_data.json existed state no phase space: the card says so.
+    record_path = run_dir / TRAINING_DATA_NAME
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
     return {
         "model": config.to_dict(),
         "parameters": count_parameters(config).total,
@@ -263,26 +268,26 @@ def model_card(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
         "steps": state["step"],
         "jets_seen": state.get("jets_seen"),
         "training_flops": state.get("flops"),
+        "training_phase_space": record.get("phase_space"),
+        "mass_decorrelation": record.get("mass_decorrelation")
+        or train_config.get("mass_decorrelation", "none"),
         "final_validation": {
-            k: final.get(k) for k in ("val_loss", "val_accuracy", "val_auc", "val_rejection50")
+            k: final.get(k)
+            for k in (
+                "val_loss",
+                "val_accuracy",
+                "val_auc",
+                "val_rejection50",
+                "val_auc_pt_bins",
+                "val_sculpting_jsd",
+            )
         },
-        "git_revision": _git_revision(),
+        # The export's provenance; the training's is the checkpoint's (None before it existed).
+        "git_revision": made_by["git_revision"],
+        "provenance": made_by,
+        "training_provenance": state.get("provenance"),
         "checkpoint_step": state["step"],
     }
-
-
-def _git_revision() -> str:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return result.stdout.strip()
 
 
 def check_parity(

@@ -64,6 +64,7 @@ from jetscale.features.builder import PadMode, field_or_property, prepare_column
 from jetscale.features.registry import required_fields
 from jetscale.inference.coffea_base import coffea_ml_helper
 from jetscale.inference.graph import MinimumLength, minimum_particle_length
+from jetscale.phase_space import PhaseSpace, training_phase_space
 from jetscale.sidecar import (
     EMBEDDING_OUTPUT,
     SIDECAR_NAME,
@@ -164,6 +165,8 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         path, sidecar = resolve_model(model)
         self.model_path = str(path)
         self.inputs: ModelInputs = read_model_inputs(Path(preprocess or sidecar))
+        #: The jets the model was trained on, from its model card (None: not stated).
+        self.phase_space: PhaseSpace | None = training_phase_space(path)
         if threads < 1 or batch_size < 1:
             msg = f"threads and batch_size must be positive, got {threads} and {batch_size}"
             raise ValueError(msg)

@@ -16,6 +16,7 @@ from typing import Any
 from jetscale.io import QualityReport, expand_paths
 from jetscale.io.atomic import output_set, write_json
 from jetscale.io.lock import DirectoryLock
+from jetscale.provenance import provenance
 from jetscale.transfer.cka import DEFAULT_BATCH_SIZE, ESTIMATORS, MIN_BATCH_JETS, Estimator
 from jetscale.transfer.compare import LayerCKA, compare_models
 from jetscale.transfer.representations import LoadedModel, load_model, read_jets_for
@@ -72,6 +73,7 @@ def run_cka(
         model.module.to(device)
     result = compare_models(loaded[0].module, loaded[1].module, jets, estimator, batch_size, device)
     summary = _summary(result, loaded, (model_a, model_b), labels, files, max_jets, batch_size)
+    summary["provenance"] = provenance()  # no seeds: the jets and minibatches are in file order
     summary["data_quality"] = {
         "jets_read": report.jets_read,
         "jets_dropped": report.jets_dropped,

@@ -17,6 +17,10 @@ Compute convention: C = 6 N D n_bar, N non-embedding parameters, D jets seen,
 n_bar constituents per jet (Hoffmann et al.'s 6ND with constituents as tokens;
 ``jetscale scan`` writes it as ``C``). Without a C column, C = 6 N D is used
 (n_bar = 1) and the JSON says so.
+
+Floors and bounds the runs do not resolve are also given in words
+(:mod:`jetscale.scaling.bounds`): ``fit.json`` has a ``reading`` beside E, each
+L_inf and R*, such as ``{"value": "consistent with 0", "interval": [...]}``.
 """
 
 from __future__ import annotations
@@ -33,18 +37,28 @@ import numpy as np
 from jetscale.io.atomic import output_set, write_json, write_text
 from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
+from jetscale.provenance import provenance
 from jetscale.scaling import compare
+from jetscale.scaling.bounds import AT_LIMIT, floor_zero_below, reading
 from jetscale.scaling.data_fit import fit_data_law
 from jetscale.scaling.frontier import Envelope, IsoFLOPFit, isoflop_fit, loss_envelope
 from jetscale.scaling.laws import compute_optimal, parametric_law
 from jetscale.scaling.parametric_fit import FitError, fit_parametric_law, single_threaded_blas
-from jetscale.scaling.repetition import RepetitionFit, fit_repetition, observed_effective_data
+from jetscale.scaling.progress import progress_log
+from jetscale.scaling.repetition import (
+    R_STAR_RANGE,
+    RepetitionFit,
+    fit_repetition,
+    observed_effective_data,
+)
 from jetscale.scaling.table import check_used, read_table
 
 #: Compute convention of every frontier (Hoffmann et al.'s, constituents as tokens).
 COMPUTE_CONVENTION = (
     "C = 6 N D n_bar (N non-embedding parameters, D jets seen, n_bar constituents per jet)"
 )
+#: The seed of every bootstrap (the fits' default): the same table gives the same intervals.
+BOOTSTRAP_SEED = 0
 
 
 def run_fit(
@@ -108,12 +122,16 @@ def _fit_table(
         "single_epoch_runs": int(single.sum()),
         "compute_convention": convention,
         "tokens_per_jet": n_bar,
+        "provenance": provenance(seeds={"bootstrap": BOOTSTRAP_SEED}),
     }
     with _fitting(where, f"the parametric fit of {int(single.sum())} single-epoch runs"):
         parametric = fit_parametric_law(n, d, loss, n_bootstrap=n_bootstrap)
     p = parametric.params
     fitted = parametric_law(n, d, **p)
     result["parametric"] = dataclasses.asdict(parametric)
+    result["parametric"]["reading"] = {
+        "E": reading(p["E"], parametric.intervals["E"], floor_zero_below(float(loss.min())))
+    }
 
     if p["alpha"] > 0 and p["beta"] > 0:
         c_grid = np.geomspace(compute.min(), compute.max() * 10, 30)
@@ -162,11 +180,20 @@ def _fit_table(
     if "U" in columns and int(repeated.sum()) >= 2:
         rows = pick & (fresh | repeated)
         check_used(table, columns, "U", rows, f"the repetition fit of {where}")
+        progress_log.info("%s: the repetition fit (R*)", where)
         try:
             repetition = fit_repetition(
                 columns["N"][rows], columns["U"][rows], epochs[rows], loss_all[rows], p, n_bootstrap
             )
             result["repetition"] = dataclasses.asdict(repetition)
+            result["repetition"]["reading"] = {
+                "R_star": reading(
+                    repetition.R_star,
+                    repetition.R_star_interval,
+                    zero_below=R_STAR_RANGE[0] * (1.0 + AT_LIMIT),
+                    upper_limit=R_STAR_RANGE[1],
+                )
+            }
         except FitError as err:
             result["repetition"] = {"skipped": str(err)}
     else:
@@ -225,7 +252,11 @@ def _fit_table(
 
 @contextlib.contextmanager
 def _fitting(where: str, what: str) -> Iterator[None]:
-    """Re-raise a :class:`FitError` of the block naming the table, the group and the fit."""
+    """Re-raise a :class:`FitError` of the block naming the table, the group and the fit.
+
+    A progress line says what is fitted.
+    """
+    progress_log.info("%s: %s", where, what)
     try:
         yield
     except FitError as err:
@@ -259,10 +290,16 @@ def _per_size(n: np.ndarray, d: np.ndarray, loss: np.ndarray, n_bootstrap: int) 
     per_size: dict[str, Any] = {}
     for size in np.unique(n):
         same = n == size
+        runs = int(same.sum())
+        progress_log.info("L(D) at N = %g: %d run%s", size, runs, "" if runs == 1 else "s")
         try:
-            per_size[f"{size:g}"] = dataclasses.asdict(
-                fit_data_law(d[same], loss[same], n_bootstrap=n_bootstrap)
-            )
+            fit = fit_data_law(d[same], loss[same], n_bootstrap=n_bootstrap)
+            zero_below = floor_zero_below(float(loss[same].min()))
+            per_size[f"{size:g}"] = dataclasses.asdict(fit) | {
+                "reading": {
+                    "L_inf": reading(fit.params["L_inf"], fit.intervals["L_inf"], zero_below)
+                }
+            }
         except FitError as err:
             per_size[f"{size:g}"] = {"skipped": str(err)}
     return per_size

@@ -28,6 +28,7 @@ from jetscale.io.atomic import write_json
 from jetscale.jobs.tag import TagConfig, run_tag_job
 from jetscale.metrics import auc
 from jetscale.plotting.per_class import plot_per_class
+from jetscale.provenance import provenance
 from jetscale.schema import CLASS_NAMES
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class MainJobConfig:
     workers: int = 2
     feature_set: str = "full21"
     max_particles: int = 128
-    experiment: str = "CMS"
+    experiment: str = "none"  # or CMS, ATLAS, ... (mplhep style and label of the plots)
+    label: str = ""  # plot label text: after "<experiment> Simulation", or alone
     nanoaod_dir: Path | None = DEFAULT_NANOAOD_DIR  # tagged when present; None: skip NanoAOD
 
 
@@ -84,7 +86,12 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
     plots = []
     for name, h in histograms.items():
         plots += plot_per_class(
-            h, out / "plots", name, experiment=config.experiment, log=name in LOG_SCALE
+            h,
+            out / "plots",
+            name,
+            experiment=config.experiment,
+            label=config.label,
+            log=name in LOG_SCALE,
         )
 
     labels = ak.to_numpy(jets["label"])
@@ -103,6 +110,7 @@ def run_main_job(config: MainJobConfig) -> dict[str, object]:
         "quality": report.summary(),
         "tagging": tagging,
         "wall_time_s": round(time.perf_counter() - start, 1),
+        "provenance": provenance(seeds={"generator": config.seed} if not config.data else {}),
     }
     write_json(out / "summary.json", summary)
     return summary
@@ -116,6 +124,7 @@ def _tag(config: MainJobConfig, inputs: list[Path], out: Path) -> dict[str, obje
             files=[str(p) for p in inputs],
             out=out / "jetclass",
             experiment=config.experiment,
+            label=config.label,
             status=False,
             datasets={"sample": [str(p) for p in inputs]},
         )
@@ -140,6 +149,7 @@ def _tag(config: MainJobConfig, inputs: list[Path], out: Path) -> dict[str, obje
                     files=[str(path)],
                     out=out / path.stem,
                     experiment=config.experiment,
+                    label=config.label,
                     status=False,
                     datasets={path.stem: [str(path)]},
                 )

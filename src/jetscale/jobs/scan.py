@@ -16,7 +16,10 @@ on a worker when it dies.
 
 Outputs: ``results.csv`` and ``results.parquet`` (one row per finished point,
 rewritten atomically after every point), ``plan.json`` (every point and what
-was left out) and ``failed.json``.
+was left out) and ``failed.json``. ``plan.json`` and the parquet file's metadata
+(key ``jetscale.provenance``) hold the :func:`~jetscale.provenance.provenance`
+of the sweep. Progress lines (each point as it finishes, with an ETA) go to
+the ``jetscale.progress.points`` logger at INFO.
 """
 
 from __future__ import annotations
@@ -39,11 +42,14 @@ from jetscale.io.atomic import atomic_path, write_json
 from jetscale.io.identity import data_identity
 from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
+from jetscale.provenance import provenance
 from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
 from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
 from jetscale.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
+#: Progress lines of sweep and study points (``jetscale scan``, ``transfer-study``).
+progress_log = logging.getLogger("jetscale.progress.points")
 Item = TypeVar("Item")
 
 RESULT_NAME = "result.json"
@@ -183,9 +189,12 @@ def run_tasks(
     the others go on.
     """
     failed: dict[str, str] = {}
+    started = time.perf_counter()
+    where = f"the scheduler at {scheduler}" if scheduler else f"{workers} local worker(s)"
+    progress_log.info("%d point(s) to run on %s", len(items), where)
     with _client(scheduler, workers, threads_per_worker) as client:
         tasks = submit_bounded(client, function, items, lambda item: f"jetscale-point-{name(item)}")
-        for item, future in tasks:
+        for count, (item, future) in enumerate(tasks, 1):
             try:
                 row = future.result()
             except Exception as err:  # one point's failure must not stop the others
@@ -193,7 +202,29 @@ def run_tasks(
                 log.warning("point %s failed: %s", name(item), failed[name(item)])
             else:
                 on_done(item, row)
+            elapsed = time.perf_counter() - started
+            progress_log.info(
+                "point %d/%d %s (%s): %.1f min elapsed, ETA %.1f min",
+                count,
+                len(items),
+                "failed" if name(item) in failed else "done",
+                name(item),
+                elapsed / 60,
+                elapsed / count * (len(items) - count) / 60,
+            )
     return failed
+
+
+def report_nothing_to_run(out_dir: Path, points: int, command: str) -> None:
+    """A rerun of a finished sweep or study trains nothing: say so, and how to start over."""
+    log.warning(
+        "%s: all %d points are finished already; %s only rewrites its tables from their "
+        "results (use another --out, or remove %s/runs, to train them again)",
+        out_dir,
+        points,
+        command,
+        out_dir,
+    )
 
 
 def scan(
@@ -232,11 +263,14 @@ def _scan(
     val_fraction = None if val else float(config.base.get("val_fraction", TrainConfig.val_fraction))
     points, skipped = config.points(n_bar, count_jets(train, val_fraction))
     run_dirs = {p.point_id: out_dir / "runs" / p.name for p in points}
+    seeds = sorted({int(p.settings.get("seed", TrainConfig.seed)) for p in points})
+    made_by = provenance(seeds={"train": seeds, "data": _data_seeds(config)})
     write_json(
         out_dir / "plan.json",
         {
             "sweep": config.name,
             "source": config.source,
+            "provenance": made_by,
             "train": list(train),
             "val": list(val),
             "points": [
@@ -252,12 +286,14 @@ def _scan(
     log.info("%d points: %d finished before, %d to run", len(points), already, len(todo))
     failed: dict[str, str] = {}
     csv_path, parquet_path = out_dir / "results.csv", out_dir / "results.parquet"
-    write_table(rows, csv_path, parquet_path)
+    write_table(rows, csv_path, parquet_path, made_by=made_by)
+    if not todo and points:
+        report_nothing_to_run(out_dir, len(points), "jetscale scan")
     if todo:
 
         def done(point: SweepPoint, row: dict[str, Any]) -> None:
             rows[point.point_id] = row
-            write_table(rows, csv_path, parquet_path)
+            write_table(rows, csv_path, parquet_path, made_by=made_by)
             if on_result is not None:
                 on_result(row)
 
@@ -284,6 +320,14 @@ def _scan(
         table_parquet=parquet_path,
         wall_time_s=time.perf_counter() - started,
     )
+
+
+def _data_seeds(config: SweepConfig) -> dict[str, int] | None:
+    """The generator seeds of a sweep's generated data (training, validation); None for files."""
+    if config.data.generate is None:
+        return None
+    seed = int(config.data.generate.get("seed", 1))  # as sweep_data generates them
+    return {"train": seed, "val": seed + 1}
 
 
 def check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) -> None:
@@ -345,8 +389,13 @@ def write_table(
     csv_path: Path,
     parquet_path: Path,
     columns: Sequence[str] = COLUMNS,
+    made_by: Mapping[str, Any] | None = None,
 ) -> None:
-    """The finished rows (``None``: unfinished) as CSV and parquet, each written atomically."""
+    """The finished rows (``None``: unfinished) as CSV and parquet, each written atomically.
+
+    ``made_by`` (a :func:`~jetscale.provenance.provenance`) goes into the parquet
+    schema's metadata, key ``jetscale.provenance``.
+    """
     import csv
 
     import pyarrow as pa
@@ -357,6 +406,8 @@ def write_table(
         writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(done)
-    table = {name: [r.get(name) for r in done] for name in columns}
+    table = pa.table({name: [r.get(name) for r in done] for name in columns})
+    if made_by is not None:
+        table = table.replace_schema_metadata({"jetscale.provenance": json.dumps(made_by)})
     with atomic_path(parquet_path) as tmp:
-        pq.write_table(pa.table(table), tmp)
+        pq.write_table(table, tmp)

@@ -26,6 +26,7 @@ from jetscale.histograms.writers import (
 from jetscale.io import expand_paths
 from jetscale.io.formats import detect_format
 from jetscale.plotting.tagger import plot_tagger
+from jetscale.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,8 @@ class TagConfig:
     workers: int = 2
     chunksize: int = 20_000
     scheduler: str | None = None
-    experiment: str = "CMS"
-    label: str = "Preliminary"  # mplhep adds "Simulation" for simulated samples
+    experiment: str = "none"  # or CMS, ATLAS, ...: mplhep style and label of the plots
+    label: str = ""  # after "<experiment> Simulation" (e.g. Preliminary), or alone
     min_pt: float = 200.0
     max_abs_eta: float = 2.4
     jet_id: str = "tight"
@@ -83,6 +84,8 @@ def run_tag_job(config: TagConfig) -> dict[str, Any]:
             status=config.status,
         )
         out["job"] = {"format": fmt, "model": model, "executor": config.executor, "files": paths}
+        out["job"]["provenance"] = provenance()  # no seeds: tagging draws no random numbers
+        _report_phase_space(out, processor.tagger)
         written = write_outputs(out, config.out, experiment=config.experiment, label=config.label)
     return {"format": fmt, "model": model, "outputs": written, "accumulator": out}
 
@@ -135,8 +138,8 @@ def _processor(config: TagConfig, paths: list[str], threads: int) -> tuple[str, 
 def write_outputs(
     accumulator: Mapping[str, Any],
     out_dir: str | os.PathLike[str],
-    experiment: str = "CMS",
-    label: str = "Preliminary",
+    experiment: str = "none",
+    label: str = "",
     *,
     com: float = 13,
     background_dataset: str | None = None,
@@ -167,7 +170,9 @@ def write_outputs(
         root_file = write_histograms_root(
             out / "histograms.root", dict(collect_histograms(accumulator))
         )
-        summary_file = write_summary(accumulator, out / "summary.json")
+        summary_file = write_summary(
+            {**accumulator, **tagging_summary(accumulator)}, out / "summary.json"
+        )
         plots = plot_tagger(
             find_tagger_histograms(accumulator),
             out / "plots",
@@ -177,3 +182,50 @@ def write_outputs(
             background_dataset=background_dataset,
         )
     return {"coffea": coffea_file, "root": root_file, "summary": summary_file, "plots": plots}
+
+
+def tagging_summary(accumulator: Mapping[str, Any]) -> dict[str, Any]:
+    """``auc_vs_qcd`` per dataset, for each signal class with both its own and QCD jets.
+
+    From the ``discriminant`` histogram (:func:`~jetscale.histograms.tagger.roc_curves`,
+    weighted as filled); the number of jets per true class is ``jets_per_class``.
+    """
+    from jetscale.histograms.tagger import roc_curves
+    from jetscale.metrics import auc
+
+    discriminant = find_tagger_histograms(accumulator).get("discriminant")
+    if discriminant is None:
+        return {}
+    aucs = {}
+    for dataset in discriminant.axes["dataset"]:
+        curves = roc_curves(discriminant, [dataset])
+        aucs[dataset] = {signal: round(auc(curve), 4) for signal, curve in curves.items()}
+    return {"auc_vs_qcd": aucs}
+
+
+def _report_phase_space(accumulator: Mapping[str, Any], tagger: Any) -> None:
+    """Say how many jets lie outside the model's training phase space (or that it is unknown)."""
+    from jetscale.processors.tagging import NOT_STATED
+
+    for dataset, regions in accumulator.get("outside_training_phase_space", {}).items():
+        jets = accumulator.get("jets", {}).get(dataset, 0)
+        if regions.get(NOT_STATED):
+            log.warning(
+                "%s: the model card of %s states no training phase space (an older export, "
+                "or not jetscale's): jets outside it cannot be counted",
+                dataset,
+                tagger.model_path,
+            )
+        elif outside := sum(regions.values()):
+            counts = ", ".join(f"{n} {region}" for region, n in regions.items() if n)
+            log.warning(
+                "%s: %d of %d jets (%.0f%%) lie outside the phase space %s was trained on "
+                "(%s): %s; their scores are extrapolations",
+                dataset,
+                outside,
+                jets,
+                100 * outside / max(jets, 1),
+                tagger.model_path,
+                tagger.phase_space.describe(),
+                counts,
+            )

@@ -26,7 +26,9 @@ finished points would be reused.
 Outputs: ``results.csv`` and ``results.parquet`` (:data:`COLUMNS`, one row per
 finished point), ``plan.json``, ``failed.json``, ``inputs.json``, and, written
 as a set after the runs, ``transfer.json`` (:mod:`jetscale.transfer.effective_data`)
-and ``plots/``.
+and ``plots/``. ``plan.json``, ``transfer.json`` and the parquet file's metadata
+hold the study's :func:`~jetscale.provenance.provenance` (seeds: the runs' and
+the analysis bootstrap's).
 """
 
 from __future__ import annotations
@@ -54,13 +56,15 @@ from jetscale.jobs.scan import (
     check_same_data,
     finish_point,
     finished_row,
+    report_nothing_to_run,
     run_tasks,
     write_table,
 )
 from jetscale.nn.config import ModelConfig
+from jetscale.provenance import provenance
 from jetscale.scaling.data_fit import fit_data_law
 from jetscale.scaling.sweep_data import count_jets
-from jetscale.train.checkpoint import BEST_NAME, LAST_NAME
+from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, config_changes
 from jetscale.train.config import TrainConfig
 from jetscale.transfer.effective_data import (
     ScratchLaw,
@@ -235,11 +239,15 @@ def _study(
     _check_same_backbones(out_dir, model, backbones)
     points = config.points()
     run_dirs = {p.point_id: out_dir / "runs" / p.name for p in points}
+    made_by = provenance(
+        seeds={"train": list(config.seeds), "analysis": int(config.analysis["seed"])}
+    )
     write_json(
         out_dir / "plan.json",
         {
             "study": config.name,
             "source": config.source,
+            "provenance": made_by,
             "train": list(train),
             "val": list(val),
             "model": model,
@@ -262,7 +270,9 @@ def _study(
     already = len(points) - len(todo)
     log.info("%d points: %d finished before, %d to run", len(points), already, len(todo))
     csv_path, parquet_path = out_dir / "results.csv", out_dir / "results.parquet"
-    write_table(rows, csv_path, parquet_path, COLUMNS)
+    write_table(rows, csv_path, parquet_path, COLUMNS, made_by)
+    if not todo and points:
+        report_nothing_to_run(out_dir, len(points), "jetscale transfer-study")
     failed: dict[str, str] = {}
     if todo:
 
@@ -277,7 +287,7 @@ def _study(
                     config.task,
                 )
             rows[job.point.point_id] = row
-            write_table(rows, csv_path, parquet_path, COLUMNS)
+            write_table(rows, csv_path, parquet_path, COLUMNS, made_by)
             if on_result is not None:
                 on_result(row)
 
@@ -304,7 +314,7 @@ def _study(
         )
     write_json(out_dir / "failed.json", failed)
     finished = [r for r in rows.values() if r is not None]
-    analysis, written = _analyse(config, finished, out_dir, plots, experiment)
+    analysis, written = _analyse(config, finished, out_dir, plots, experiment, made_by)
     return StudySummary(
         points=len(points),
         already_done=already,
@@ -338,10 +348,12 @@ def _analyse(
     out_dir: Path,
     plots: bool,
     experiment: str,
+    made_by: Mapping[str, Any],
 ) -> tuple[TransferAnalysis, list[Path]]:
     """``transfer.json`` and the plots, written as a set (an INCOMPLETE marker stays on failure)."""
     analysis = analyse(config, rows)
     result = {
+        "provenance": dict(made_by),
         "study": config.name,
         "source": config.source,
         "task": config.task,
@@ -465,9 +477,10 @@ def _check_same_backbones(
     before = json.loads(path.read_text()) if path.exists() else None
     if before is not None and (out_dir / "runs").exists():
         if before.get("model") != dict(model):
+            changed = config_changes(before.get("model") or {}, dict(model), "model.")
             msg = (
-                f"{out_dir}: its runs used backbones of another architecture; "
-                "finished points would be reused. Use a new --out"
+                f"{out_dir}: its runs used backbones of another architecture (changed: "
+                f"{'; '.join(changed)}); finished points would be reused. Use a new --out"
             )
             raise StudyConfigError(msg)
         for name, now in backbones.items():

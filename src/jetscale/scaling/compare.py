@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from jetscale.scaling.bounds import floor_zero_below, format_value, reading
 from jetscale.scaling.data_fit import fit_data_law
 from jetscale.scaling.parametric_fit import FitError, ParametricFit, fit_parametric_law
 
@@ -38,6 +39,9 @@ class GroupFit:
     lowest_loss: float = float("nan")  # the group's best single-epoch run: an observed number
     lowest_loss_at: tuple[float, float] = (float("nan"), float("nan"))  # its (N, D)
     note: str = ""
+    #: The floor and its interval in words (jetscale.scaling.bounds.reading): consistent
+    #: with 0 below a thousandth of the lowest loss; empty for a failed fit.
+    floor_reading: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def groups(
@@ -87,8 +91,16 @@ def fit_group(
         else _fit(group, n, d, loss, n_bootstrap)
     )
     best = int(np.argmin(loss))
+    words = (
+        reading(row.floor, row.floor_interval, floor_zero_below(float(loss[best])))
+        if row.kind != "failed"
+        else {}
+    )
     return dataclasses.replace(
-        row, lowest_loss=float(loss[best]), lowest_loss_at=(float(n[best]), float(d[best]))
+        row,
+        lowest_loss=float(loss[best]),
+        lowest_loss_at=(float(n[best]), float(d[best])),
+        floor_reading=words,
     )
 
 
@@ -154,13 +166,20 @@ def markdown(rows: Sequence[GroupFit]) -> str:
             *(str(row.group[k]) for k in keys),
             row.kind if not row.note else f"{row.kind}: {row.note}",
             str(row.points),
-            _with_interval(row.floor, row.floor_interval),
+            _floor(row),
             alpha,
             _with_interval(row.beta, row.beta_interval),
             f"{row.lowest_loss:.4g} ({row.lowest_loss_at[0]:.3g}, {row.lowest_loss_at[1]:.3g})",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _floor(row: GroupFit) -> str:
+    """The floor as it reads: "consistent with 0 [0, 4.34e-06]" rather than 8.95e-73."""
+    if not row.floor_reading:
+        return _with_interval(row.floor, row.floor_interval)
+    return format_value(row.floor, row.floor_interval, row.floor_reading, digits=3)
 
 
 def _with_interval(value: float, interval: tuple[float, float] | None) -> str:

@@ -21,6 +21,7 @@ from jetscale.scaling.parametric_fit import (
     logsumexp,
     single_threaded_blas,
 )
+from jetscale.scaling.progress import RefitProgress
 
 _STARTS = tuple(itertools.product((0.0, 5.0, 10.0), (-1.0, 0.0), (0.2, 0.5, 1.0)))
 
@@ -82,7 +83,9 @@ def _fit_with_intervals(
     theta = _fit(log_d, log_l, _STARTS)
     rng = np.random.default_rng(seed)
     boot = []
-    for _ in range(n_bootstrap):
+    progress = RefitProgress(f"L(D) on {len(d)} runs", n_bootstrap)
+    for refit in range(n_bootstrap):
+        progress.done(refit)
         pick = rng.integers(0, len(d), len(d))
         if len(np.unique(d[pick])) >= 3:
             boot.append(_natural(_fit(log_d[pick], log_l[pick], (tuple(theta), *_STARTS[::6]))))

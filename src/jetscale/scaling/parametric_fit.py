@@ -19,6 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 
+from jetscale.scaling.progress import RefitProgress
+
 HUBER_DELTA = 1e-3
 PARAMETERS = ("E", "A", "alpha", "B", "beta")
 #: Starting grid (a, b, e, alpha, beta), a coarser version of Hoffmann et al.'s.
@@ -166,7 +168,9 @@ def _fit_with_intervals(
     rng = np.random.default_rng(seed)
     local_starts = (tuple(theta), *START_GRID[:: max(1, len(START_GRID) // 3)])
     samples = []
-    for _ in range(n_bootstrap):
+    progress = RefitProgress(f"L(N, D) on {len(n)} runs", n_bootstrap)
+    for refit in range(n_bootstrap):
+        progress.done(refit)
         pick = rng.integers(0, len(n), len(n))
         if len(np.unique(n[pick])) < 2 or len(np.unique(d[pick])) < 2:
             continue  # a degenerate resample cannot constrain both exponents

@@ -18,6 +18,10 @@ from scipy.optimize import minimize_scalar
 from jetscale.scaling.laws import effective_data, parametric_law
 from jetscale.scaling.parametric_fit import FitError, check_positive, huber
 
+#: The range R* is searched in: an interval ending at its top has no upper end the
+#: runs set (repeated jets as good as new up to the epochs run).
+R_STAR_RANGE = (1e-2, 1e4)
+
 
 @dataclasses.dataclass(frozen=True)
 class RepetitionFit:
@@ -94,7 +98,8 @@ def _fit_r_star(
         r = np.log(parametric_law(n, d_eff, **params)) - log_l
         return float(huber(r)[0].sum())
 
-    result = minimize_scalar(objective, bounds=(np.log(1e-2), np.log(1e4)), method="bounded")
+    bounds = (np.log(R_STAR_RANGE[0]), np.log(R_STAR_RANGE[1]))
+    result = minimize_scalar(objective, bounds=bounds, method="bounded")
     if not result.success:
         msg = f"the R* fit did not converge: {result.message}"
         raise FitError(msg)

@@ -1,8 +1,12 @@
 """The default taggers shipped inside the package (ONNX + preprocess.json + model card).
 
 ``full21`` needs track impact parameters (JetClass files, PFNano); ``kinpid`` needs
-only kinematics and particle ID (NanoAOD v15 PF candidates). Both were trained by
-``recipes/default_models/run.sh``; its ``results.md`` has their validation metrics.
+only kinematics and particle ID (NanoAOD v15 PF candidates). ``full21_md`` and
+``kinpid_md`` are their mass-decorrelated variants (trained with every class flat
+in (pT, m_SD), :mod:`jetscale.train.reweight`), for searches that fit the jet mass.
+All were trained on 200-2000 GeV jets by ``recipes/default_models/run.sh``; its
+``results.md`` has their metrics per pT bin and their QCD mass sculpting, and each
+model card states the phase space its training jets covered.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SHIPPED = ("full21", "kinpid")
+SHIPPED = ("full21", "kinpid", "full21_md", "kinpid_md")
 
 
 def shipped_model(name: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from jetscale.io.atomic import atomic_path
 
 LAST_NAME = "last.pt"  # the newest checkpoint of a run
 BEST_NAME = "best.pt"  # the checkpoint with the lowest validation loss
+#: Longest value shown in full by :func:`config_changes` (a long file list is cut).
+SHOWN_CHARS = 80
+_ABSENT = object()  # a field one of two configurations lacks
 
 
 class CheckpointError(ValueError):
@@ -44,3 +48,26 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             msg = f"{path}: not a jetscale checkpoint (missing {key!r})"
             raise CheckpointError(msg)
     return state
+
+
+def config_changes(
+    before: Mapping[str, Any], now: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """``"field: old -> new"`` for every field that differs, nested mappings by dotted name.
+
+    Such as ``["epochs: 1 -> 3", "model.d_model: 16 -> 32"]``, sorted by field; a
+    field only one side has shows ``(absent)`` on the other.
+    """
+    changes = []
+    for key in sorted(before.keys() | now.keys()):
+        old, new = before.get(key, _ABSENT), now.get(key, _ABSENT)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            changes += config_changes(old, new, f"{prefix}{key}.")
+        elif old != new:
+            changes.append(f"{prefix}{key}: {_shown(old)} -> {_shown(new)}")
+    return changes
+
+
+def _shown(value: Any) -> str:
+    text = "(absent)" if value is _ABSENT else repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[: SHOWN_CHARS - 3]}..."

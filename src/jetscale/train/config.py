@@ -12,6 +12,7 @@ from typing import Any
 from jetscale._fields import check_fields
 from jetscale.nn.config import ModelConfig
 from jetscale.task import parse_task
+from jetscale.train.reweight import METHODS as MASS_DECORRELATION_METHODS
 
 
 class ConfigFileError(ValueError):
@@ -43,6 +44,8 @@ class TrainConfig:
     task: str = (
         "jetclass"  # the classes: label branches or groups (jetscale.task); the head follows
     )
+    #: "none", or "flat-pt-msd": weight every class flat in (pT, m_SD) (jetscale.train.reweight)
+    mass_decorrelation: str = "none"
 
     def __post_init__(self) -> None:
         check_fields(self)  # types first: lr = "1e-3" would fail below without its key
@@ -61,6 +64,12 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 msg = f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}"
                 raise ValueError(msg)
+        if self.mass_decorrelation not in MASS_DECORRELATION_METHODS:
+            msg = (
+                f"TrainConfig.mass_decorrelation must be one of "
+                f"{', '.join(MASS_DECORRELATION_METHODS)}, got {self.mass_decorrelation!r}"
+            )
+            raise ValueError(msg)
         if self.max_jets is not None and self.max_jets < 1:
             msg = f"TrainConfig.max_jets must be >= 1, got {self.max_jets}"
             raise ValueError(msg)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -51,6 +52,9 @@ class Batch:
     mask: np.ndarray  # (B, P_batch) bool
     label: np.ndarray  # (B,) int64
     class_names: tuple[str, ...] = CLASS_NAMES  # what label indexes (the task's classes)
+    weight: np.ndarray | None = None  # (B,) float32 per-jet loss weights (mass decorrelation)
+    pt: np.ndarray | None = None  # (B,) jet pT in GeV (validation sets: per-pT-bin metrics)
+    sdmass: np.ndarray | None = None  # (B,) soft-drop mass in GeV (validation: sculpting)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +70,13 @@ class JetSource:
     chunk_jets: int = 20_000
     require_labels: bool = True  # False for objectives that learn from the jets alone (MPM)
     task: str = "jetclass"  # the classes ``label`` indexes (jetscale.task)
+    #: Per-jet loss weights from (label, pT, m_SD), e.g. :class:`~jetscale.train.reweight.MassPtWeights`.
+    weights: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
     #: Built features of a source small enough to keep (U <= chunk_jets), reused every epoch.
-    _kept: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = dataclasses.field(
-        default_factory=dict, compare=False, repr=False
+    _kept: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]] = (
+        dataclasses.field(default_factory=dict, compare=False, repr=False)
     )
 
     def nominal_jets(self) -> int:
@@ -109,6 +117,22 @@ class JetSource:
                 seen += len(chunk)
                 counts += np.bincount(label[label >= 0], minlength=len(counts))
         return counts
+
+    def kinematics(self) -> dict[str, np.ndarray]:
+        """``label``, ``pt``, ``eta`` and ``sdmass`` (GeV) of exactly the jets this source yields.
+
+        One read of the stream (no features are built): the training phase space
+        and the mass-decorrelation weights come from the jets actually trained on.
+        """
+        keys = ("label", "pt", "eta", "sdmass")
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        for chunk in self.chunks():
+            for key in keys:
+                parts[key].append(ak.to_numpy(chunk[key]))
+        return {
+            k: np.concatenate(v) if v else np.zeros(0, np.int64 if k == "label" else np.float64)
+            for k, v in parts.items()
+        }
 
     def chunks(self, report: QualityReport | None = None) -> Iterator[ak.Array]:
         """Jets in interleaved order, ``chunk_jets`` at a time, after hold-out and the U limit.
@@ -179,17 +203,19 @@ class JetSource:
         report: QualityReport | None = None,
     ) -> Iterator[Batch]:
         """Batches of one epoch; identical for the same (seed, epoch). ``report``: see :meth:`chunks`."""
-        for index, (x, mask, label) in enumerate(self._built_chunks(report)):
+        for index, (x, mask, label, weight) in enumerate(self._built_chunks(report)):
             order = np.arange(len(label))
             if shuffle:
                 np.random.default_rng([seed, epoch, index]).shuffle(order)
             for start in range(0, len(order), batch_size):
                 take = order[start : start + batch_size]
-                yield trimmed(x[take], mask[take], label[take])
+                yield trimmed(
+                    x[take], mask[take], label[take], None if weight is None else weight[take]
+                )
 
     def _built_chunks(
         self, report: QualityReport | None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
         """Features and labels of each chunk, in order.
 
         A source of at most ``chunk_jets`` jets (few-label fine-tuning: U = 100
@@ -205,6 +231,7 @@ class JetSource:
             (
                 *build_features(chunk, self.feature_set, self.max_particles),
                 ak.to_numpy(chunk["label"]).astype(np.int64),
+                self._weights_of(chunk),
             )
             for chunk in self.chunks(report)
         )
@@ -214,14 +241,23 @@ class JetSource:
         self._kept["chunks"] = kept = list(built)  # kept only once complete
         yield from kept
 
+    def _weights_of(self, chunk: ak.Array) -> np.ndarray | None:
+        if self.weights is None:
+            return None
+        return self.weights(
+            ak.to_numpy(chunk["label"]), ak.to_numpy(chunk["pt"]), ak.to_numpy(chunk["sdmass"])
+        )
+
     def load_all(self, report: QualityReport | None = None) -> Batch:
-        """Every jet of the source in memory (for the fixed validation set)."""
-        xs, masks, labels = [], [], []
+        """Every jet of the source in memory (for the fixed validation set), with pT and m_SD."""
+        xs, masks, labels, pts, masses = [], [], [], [], []
         for chunk in self.chunks(report):
             x, mask = build_features(chunk, self.feature_set, self.max_particles)
             xs.append(x)
             masks.append(mask)
             labels.append(ak.to_numpy(chunk["label"]).astype(np.int64))
+            pts.append(ak.to_numpy(chunk["pt"]).astype(np.float64))
+            masses.append(ak.to_numpy(chunk["sdmass"]).astype(np.float64))
         if not xs:
             held = (
                 f" held out (every {self.holdout_every}-th jet of each file; give validation "
@@ -232,14 +268,26 @@ class JetSource:
             msg = f"no jets{held} in {', '.join(self.paths)}"
             raise ValueError(msg)
         names = parse_task(self.task).names
-        return Batch(np.concatenate(xs), np.concatenate(masks), np.concatenate(labels), names)
+        return Batch(
+            np.concatenate(xs),
+            np.concatenate(masks),
+            np.concatenate(labels),
+            names,
+            pt=np.concatenate(pts),
+            sdmass=np.concatenate(masses),
+        )
 
 
-def trimmed(x: np.ndarray, mask: np.ndarray, label: np.ndarray) -> Batch:
+def trimmed(
+    x: np.ndarray, mask: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None
+) -> Batch:
     """Cut the slot axis to the longest jet of the batch (at least one slot)."""
     longest = max(int(mask.sum(axis=1).max(initial=0)), 1)
     return Batch(
-        np.ascontiguousarray(x[:, :longest]), np.ascontiguousarray(mask[:, :longest]), label
+        np.ascontiguousarray(x[:, :longest]),
+        np.ascontiguousarray(mask[:, :longest]),
+        label,
+        weight=weight,
     )
 
 
@@ -335,3 +383,47 @@ def split_sources(
             ", ".join(small[:5]) + (" ..." if len(small) > 5 else ""),
         )
     return source(data, max_jets, every, False), source(data, val_max_jets, every, True)
+
+
+#: The file in a run directory that says which jets the run trained on.
+TRAINING_DATA_NAME = "training_data.json"
+
+
+def with_training_record(
+    source: JetSource, mass_decorrelation: str = "none"
+) -> tuple[JetSource, dict[str, Any]]:
+    """The training source, weighted if asked, and what ``training_data.json`` records of it.
+
+    One read of the training stream gives the phase space the jets cover (export
+    writes it into the model card; the processors count jets outside it) and,
+    for ``mass_decorrelation="flat-pt-msd"``, the (pT, m_SD) weights
+    (:mod:`jetscale.train.reweight`), from exactly the jets trained on.
+    """
+    from jetscale.phase_space import PhaseSpace
+    from jetscale.train.reweight import FLAT_PT_MSD, MassPtWeights
+
+    kinematics = source.kinematics()
+    record: dict[str, Any] = {
+        "jets": len(kinematics["label"]),
+        "phase_space": (
+            PhaseSpace.of_jets(kinematics["pt"], kinematics["eta"]).to_json()
+            if len(kinematics["label"])
+            else None
+        ),
+        "mass_decorrelation": None,
+    }
+    if mass_decorrelation == FLAT_PT_MSD:
+        n_classes = len(parse_task(source.task).classes)
+        weights = MassPtWeights.fit(
+            kinematics["label"], kinematics["pt"], kinematics["sdmass"], n_classes
+        )
+        source = dataclasses.replace(source, weights=weights)
+        record["mass_decorrelation"] = weights.describe()
+        log.info(
+            "mass decorrelation: %d of %d training jets get weight 0 (outside the grid or "
+            "in sparse bins); largest weight %.3g",
+            sum(weights.zero_weight_jets),
+            len(kinematics["label"]),
+            weights.table.max(initial=0.0),
+        )
+    return source, record

@@ -25,16 +25,25 @@ from jetscale.io import QualityReport
 from jetscale.io.atomic import write_json
 from jetscale.io.lock import DirectoryLock
 from jetscale.nn import training_flops
+from jetscale.provenance import provenance
 from jetscale.task import parse_task
 from jetscale.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
     CheckpointError,
+    config_changes,
     load_checkpoint,
     save_checkpoint,
 )
 from jetscale.train.config import TrainConfig
-from jetscale.train.data import DATA_ORDER, Batch, check_task_classes, split_sources
+from jetscale.train.data import (
+    DATA_ORDER,
+    TRAINING_DATA_NAME,
+    Batch,
+    check_task_classes,
+    split_sources,
+    with_training_record,
+)
 from jetscale.train.data_quality import write_data_quality
 from jetscale.train.distributed import Distributed
 from jetscale.train.metrics_file import (
@@ -44,7 +53,7 @@ from jetscale.train.metrics_file import (
     reconcile_metrics,
 )
 from jetscale.train.objective import Objective, Supervised, make_optimizer
-from jetscale.train.schedule import get_lr
+from jetscale.train.schedule import get_lr, warmup_warning
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,116 @@ BEST = BEST_NAME
 
 class TrainingError(RuntimeError):
     """Training stopped on purpose (NaN loss, ...); completed work is in the last checkpoint."""
+
+
+#: Progress lines (step, loss, learning rate, jets/s, ETA) go to this logger at INFO;
+#: ``jetscale train``, ``pretrain`` and ``finetune`` show them on stderr.
+progress_log = logging.getLogger("jetscale.progress.train")
+#: Seconds between progress lines; every evaluation gets one too.
+PROGRESS_EVERY_S = 10.0
+#: The run directory's record of every process that trained it (version, revision, command).
+PROVENANCE_NAME = "provenance.json"
+
+
+class TrainingProgress:
+    """Progress lines of one training call: one per :data:`PROGRESS_EVERY_S` and per evaluation.
+
+    ``loss`` is the mean training loss since the previous line, summed on the
+    device so that it costs one synchronisation per line, not per step. The ETA
+    is the remaining steps at this call's average pace (evaluations included).
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        step: int,
+        jets_seen: int,
+        device: torch.device,
+        every_s: float | None = None,
+    ) -> None:
+        self.total_steps = total_steps
+        self.every_s = PROGRESS_EVERY_S if every_s is None else every_s
+        self.started = self.last_time = time.perf_counter()
+        self.first_step, self.last_jets = step, jets_seen
+        self.loss_sum = torch.zeros((), device=device)
+        self.n_losses = 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        """Count one step's training loss."""
+        self.loss_sum += loss.detach().float()
+        self.n_losses += 1
+
+    def due(self) -> bool:
+        """Whether a line is due without an evaluation."""
+        return time.perf_counter() - self.last_time >= self.every_s
+
+    def report(
+        self,
+        state: dict[str, Any],
+        lr: float,
+        evaluation: dict[str, Any] | None = None,
+        evaluation_s: float = 0.0,
+    ) -> None:
+        """Log the line for ``state`` (the loop's counters), then start the next interval.
+
+        ``evaluation_s``: seconds of the evaluation just made, left out of jets/s.
+        """
+        now = time.perf_counter()
+        if progress_log.isEnabledFor(logging.INFO) and state["step"] > self.first_step:
+            loss = self.loss_sum.item() / self.n_losses if self.n_losses else math.nan
+            seconds = max(now - self.last_time - evaluation_s, 1e-9)
+            per_step = (now - self.started) / (state["step"] - self.first_step)
+            progress_log.info(
+                progress_line(
+                    state["step"],
+                    self.total_steps,
+                    loss,
+                    lr,
+                    (state["jets_seen"] - self.last_jets) / seconds,
+                    now - self.started,
+                    per_step * (self.total_steps - state["step"]),
+                    evaluation,
+                )
+            )
+        self.loss_sum.zero_()
+        self.n_losses, self.last_time, self.last_jets = 0, now, state["jets_seen"]
+
+
+def progress_line(
+    step: int,
+    total_steps: int,
+    loss: float,
+    lr: float,
+    jets_per_s: float,
+    elapsed_s: float,
+    eta_s: float,
+    evaluation: dict[str, Any] | None = None,
+) -> str:
+    """One progress line, such as ``step 120/900 (13%) | loss 1.2345 | lr 8.00e-04 | ...``.
+
+    With ``evaluation`` (a metrics line) it ends with the validation loss and the best so far.
+    """
+    width = len(str(total_steps))
+    parts = [
+        f"step {step:>{width}}/{total_steps} ({100 * step / total_steps:.0f}%)",
+        f"loss {loss:.4f}",
+        f"lr {lr:.2e}",
+        f"{jets_per_s:,.0f} jets/s",
+        f"{_duration(elapsed_s)} elapsed",
+        f"ETA {_duration(eta_s)}",
+    ]
+    if evaluation is not None:
+        parts.append(
+            f"val_loss {evaluation['val_loss']:.4f} (best {evaluation['best_val_loss']:.4f})"
+        )
+    return " | ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
+    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def select_device(name: str) -> torch.device:
@@ -115,6 +234,12 @@ def _train(
         objective.needs_labels,
         config.task,
     )
+    if config.mass_decorrelation != "none" and not isinstance(objective, Supervised):
+        msg = f"mass_decorrelation={config.mass_decorrelation!r} needs the supervised objective, not {objective.name!r}"
+        raise ValueError(msg)
+    train_source, training_record = with_training_record(train_source, config.mass_decorrelation)
+    if ddp.is_main:
+        write_json(out / TRAINING_DATA_NAME, training_record)
     unique_jets = train_source.nominal_jets()
     # With W processes each step consumes W batches; a last incomplete group is dropped.
     batches = train_source.batches_per_epoch(config.batch_size, unique_jets)
@@ -150,8 +275,34 @@ def _train(
     if state["step"] >= total_steps and (out / METRICS_NAME).exists():
         metrics = read_metrics(out / METRICS_NAME)  # every rank decides alike
         if metrics and metrics[-1]["step"] == state["step"]:
+            if ddp.is_main:  # a rerun must not pass for a new result
+                log.warning(
+                    "%s is already complete (step %d of %d): returning its last evaluation "
+                    "without training; use another --out (or remove %s) to start over",
+                    out,
+                    state["step"],
+                    total_steps,
+                    out,
+                )
             ddp.close()  # a finished run: nothing to do, report its last evaluation
             return metrics[-1]
+    if ddp.is_main:
+        warning = warmup_warning(total_steps, config.warmup_steps, config.lr)
+        if warning is not None:
+            log.warning("%s: %s", out, warning)
+        _record_provenance(out, state["step"], config.seed)
+        progress_log.info(
+            "%s: %d steps (%d epoch(s) of %d), batch %d, %s training jets, %s%s",
+            out,
+            total_steps,
+            config.epochs,
+            steps_per_epoch,
+            config.batch_size,
+            f"{unique_jets:,}",
+            device,
+            f"; resuming at step {state['step']}" if state["step"] else "",
+        )
+    progress = TrainingProgress(total_steps, state["step"], state["jets_seen"], device)
     trained = ddp.wrap(model)
 
     autocast = device.type == "cuda"
@@ -196,9 +347,10 @@ def _train(
             x = torch.from_numpy(batch.x).to(device)
             mask = torch.from_numpy(batch.mask).to(device)
             label = torch.from_numpy(batch.label).to(device)
+            weight = None if batch.weight is None else torch.from_numpy(batch.weight).to(device)
             try:
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                    loss = objective.loss(trained, x, mask, label, state["step"])
+                    loss = objective.loss(trained, x, mask, label, state["step"], weight)
                 if not torch.isfinite(loss):
                     msg = (
                         f"non-finite training loss ({loss.item()}) at step {state['step']}; "
@@ -230,9 +382,14 @@ def _train(
             )
             state["flops_6nd"] += world * training_flops(non_embedding, float(batch.mask.sum()))
             steps_this_call += 1
+            progress.add(loss)
             last_step = state["step"] == total_steps
             if (state["step"] % config.eval_every == 0 or last_step) and ddp.is_main:
+                evaluated = time.perf_counter()
                 line = evaluate_and_save(loss, lr)
+                progress.report(state, lr, line, time.perf_counter() - evaluated)
+            elif ddp.is_main and progress.due():
+                progress.report(state, lr)
             if stop_after_steps is not None and steps_this_call >= stop_after_steps:
                 return line
         state["epoch"], state["batch_in_epoch"] = epoch + 1, 0
@@ -246,7 +403,9 @@ def _train(
                 held_out=not config.val_data,
             )
     if ddp.is_main and (not line or line["step"] != state["step"]):
+        evaluated = time.perf_counter()
         line = evaluate_and_save(loss, lr)
+        progress.report(state, lr, line, time.perf_counter() - evaluated)
     ddp.close()
     return line
 
@@ -290,6 +449,7 @@ def _evaluate_and_save(
         "rng_state": torch.get_rng_state(),
         "data_order": DATA_ORDER,
         "objective": objective.describe(),
+        "provenance": provenance(seeds={"train": config.seed}),
         **state,
     }
     # metrics first, then the checkpoint: a kill in between re-runs this evaluation on
@@ -317,11 +477,30 @@ def _check_or_write_config(out: Path, config: TrainConfig) -> None:
     if path.exists() and (out / LAST).exists():
         previous = json.loads(path.read_text())
         if _comparable(previous) != _comparable(config.to_dict()):
-            before, now = _comparable(previous), _comparable(config.to_dict())
-            changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
-            msg = f"{out}: the run was started with a different configuration (changed: {', '.join(changed)})"
+            changed = config_changes(_comparable(previous), _comparable(config.to_dict()))
+            msg = (
+                f"{out}: the run was started with a different configuration (changed: "
+                f"{'; '.join(changed)}); resume it with its settings, or use another --out"
+            )
             raise CheckpointError(msg)
     write_json(path, config.to_dict())
+
+
+def _record_provenance(out: Path, step: int, seed: int) -> None:
+    """Add this start to ``provenance.json``: what trained the run from ``step`` on.
+
+    Starts at or after ``step`` are dropped first (their work was lost with a kill,
+    as :func:`~jetscale.train.metrics_file.reconcile_metrics` drops their lines).
+    """
+    path = out / PROVENANCE_NAME
+    starts: list[dict[str, Any]] = []
+    if path.exists():
+        try:
+            starts = [s for s in json.loads(path.read_text())["starts"] if s["step"] < step]
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("%s: unreadable (%s); written anew", path, err)
+    start = {"step": step, **provenance(seeds={"train": seed})}
+    write_json(path, {"starts": [*starts, start]})
 
 
 def non_embedding_parameters(model: torch.nn.Module) -> int:
@@ -342,14 +521,17 @@ def non_embedding_parameters(model: torch.nn.Module) -> int:
 def _check_matches(
     checkpoint: dict[str, Any], config: TrainConfig, path: Path, objective: Objective
 ) -> None:
-    if checkpoint.get("objective", {"name": "supervised"}) != objective.describe():
+    started_with = checkpoint.get("objective", {"name": "supervised"})
+    if started_with != objective.describe():
+        changed = config_changes(started_with, objective.describe(), "objective.")
         msg = (
-            f"{path}: the run was started with objective {checkpoint.get('objective')}, "
-            f"not {objective.describe()}; use another --out"
+            f"{path}: the run was started with another objective (changed: "
+            f"{'; '.join(changed)}); use another --out"
         )
         raise CheckpointError(msg)
     if checkpoint["model_config"] != config.model.to_dict():
-        msg = f"{path}: checkpoint model {checkpoint['model_config']} does not match the configured {config.model.to_dict()}"
+        changed = config_changes(checkpoint["model_config"], config.model.to_dict(), "model.")
+        msg = f"{path}: the checkpoint's model differs from the configured one (changed: {'; '.join(changed)})"
         raise CheckpointError(msg)
     if checkpoint.get("data_order") != DATA_ORDER:
         # Resuming would go on with other jets than the run's first steps saw (and

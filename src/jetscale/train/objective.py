@@ -16,7 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jetscale.metrics import one_vs_qcd_aucs, one_vs_qcd_rejections
+from jetscale.metrics import (
+    one_vs_qcd_aucs,
+    one_vs_qcd_aucs_per_pt_bin,
+    one_vs_qcd_rejections,
+    one_vs_qcd_sculpting,
+)
 from jetscale.nn import ModelConfig, build_model, forward_flops
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import Batch
@@ -46,8 +51,12 @@ class Objective(Protocol):
         mask: torch.Tensor,
         label: torch.Tensor,
         step: int,
+        weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The training loss of one batch at optimizer step ``step`` (deterministic given it)."""
+        """The training loss of one batch at optimizer step ``step`` (deterministic given it).
+
+        ``weight``: per-jet weights (mass decorrelation, supervised objectives only).
+        """
         ...
 
     def evaluate(
@@ -89,8 +98,14 @@ class Supervised:
         mask: torch.Tensor,
         label: torch.Tensor,
         step: int,
+        weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return F.cross_entropy(module(x, mask).float(), label)
+        if weight is None:
+            return F.cross_entropy(module(x, mask).float(), label)
+        # The weighted mean: a batch's jets count by weight, and a batch whose jets
+        # all have weight 0 contributes nothing (instead of 0/0).
+        per_jet = F.cross_entropy(module(x, mask).float(), label, reduction="none")
+        return (per_jet * weight).sum() / weight.sum().clamp_min(1e-12)
 
     @torch.no_grad()
     def evaluate(
@@ -145,9 +160,18 @@ def classification_metrics(
         probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
     model.train(was_training)
     prob = np.concatenate(probabilities)
-    return {
+    metrics: dict[str, Any] = {
         "val_loss": sum(losses) / len(data.label),
         "val_accuracy": float((prob.argmax(axis=1) == data.label).mean()),
         "val_auc": one_vs_qcd_aucs(prob, data.label, data.class_names),
         "val_rejection50": one_vs_qcd_rejections(prob, data.label, data.class_names),
     }
+    if data.pt is not None:
+        metrics["val_auc_pt_bins"] = one_vs_qcd_aucs_per_pt_bin(
+            prob, data.label, data.pt, data.class_names
+        )
+    if data.sdmass is not None:
+        metrics["val_sculpting_jsd"] = one_vs_qcd_sculpting(
+            prob, data.label, data.sdmass, data.class_names
+        )
+    return metrics

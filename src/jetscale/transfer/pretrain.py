@@ -103,7 +103,11 @@ class MaskedObjective:
         mask: torch.Tensor,
         label: torch.Tensor,
         step: int,
+        weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        if weight is not None:  # the loop refuses mass decorrelation for pretraining
+            msg = "masked particle modelling takes no per-jet weights"
+            raise ValueError(msg)
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         hidden = choose_hidden(mask, self.fraction, generator).hidden
         prediction, logits = module(x, mask, hidden, self.with_supervised)
