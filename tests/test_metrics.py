@@ -280,3 +280,18 @@ def test_aucs_per_pt_bin_select_the_jets_of_each_bin() -> None:
     pt = np.array([250.0, 260.0, 350.0, 400.0, 1500.0])
     got = one_vs_qcd_aucs_per_pt_bin(prob, label, pt, names, (200.0, 300.0, 500.0, 1000.0, 2000.0))
     assert got == {"200-300": {"Hbb": 1.0}, "300-500": {"Hbb": 0.0}}
+
+
+def test_sculpting_per_class_needs_enough_qcd_jets() -> None:
+    from jetscale.metrics import discriminant, mass_sculpting, one_vs_qcd_sculpting
+
+    rng = np.random.default_rng(1)
+    prob = rng.dirichlet([1.0, 1.0], 1100)
+    label = np.r_[np.zeros(1000, int), np.ones(100, int)]
+    msd = rng.uniform(0, 250, 1100)
+    got = one_vs_qcd_sculpting(prob, label, msd, ("QCD", "Hbb"))
+    qcd = label == 0
+    want = mass_sculpting(discriminant(prob[qcd, 1], prob[qcd, 0]), msd[qcd])
+    assert got == {"Hbb": pytest.approx(want)}
+    # 999 QCD jets keep 9.99 at 1%: too few to quote a number.
+    assert one_vs_qcd_sculpting(prob[1:], label[1:], msd[1:], ("QCD", "Hbb")) == {}

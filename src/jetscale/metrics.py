@@ -316,6 +316,8 @@ def _one_vs_qcd(
 PT_BIN_EDGES: tuple[float, ...] = (200.0, 300.0, 500.0, 1000.0, 2000.0)
 #: QCD background efficiency of the working point whose mass sculpting is quoted.
 SCULPTING_EFFICIENCY = 0.01
+#: Fewest background jets a working point must keep for :func:`one_vs_qcd_sculpting` to quote it.
+SCULPTING_MIN_KEPT = 10
 #: Soft-drop mass bins (GeV) of the sculpting number: 10 GeV up to 250 GeV, as the plots.
 SCULPTING_MSD_EDGES: tuple[float, ...] = tuple(float(m) for m in range(0, 251, 10))
 
@@ -416,12 +418,16 @@ def one_vs_qcd_sculpting(
     class_names: Sequence[str] = CLASS_NAMES,
     background_efficiency: float = SCULPTING_EFFICIENCY,
 ) -> dict[str, float]:
-    """:func:`mass_sculpting` of each signal class's one-vs-QCD discriminant on the QCD jets."""
+    """:func:`mass_sculpting` of each signal class's one-vs-QCD discriminant on the QCD jets.
+
+    Empty when the working point would keep fewer than :data:`SCULPTING_MIN_KEPT`
+    QCD jets (fewer than 1,000 at 1%): the number would only measure their scarcity.
+    """
     names = list(class_names)[: probabilities.shape[1]]
     if BACKGROUND not in names:
         return {}
     qcd = labels == names.index(BACKGROUND)
-    if int(qcd.sum()) * background_efficiency < 1:
+    if int(qcd.sum()) * background_efficiency < SCULPTING_MIN_KEPT:
         return {}
     mass = np.asarray(sdmass, dtype=np.float64)[qcd]
     return {
