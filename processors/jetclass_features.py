@@ -34,7 +34,7 @@ class JetClassFeatureProcessor(processor.ProcessorABC):
         self.max_particles = max_particles
 
     def _empty_histograms(self) -> dict[str, hist.Hist]:
-        def make(axis: hist.axis.Regular) -> hist.Hist:
+        def make(axis: hist.axis.Regular | hist.axis.Variable) -> hist.Hist:
             return hist.Hist(
                 hist.axis.StrCategory([], name="dataset", growth=True),
                 class_axis([*CLASS_NAMES, UNLABELLED]),

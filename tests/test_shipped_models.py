@@ -56,5 +56,8 @@ def test_shipped_models_separate_signals_from_qcd(name: str, generated) -> None:
     np.testing.assert_allclose(prob.sum(axis=1), 1.0, atol=1e-5)
     aucs = one_vs_qcd_aucs(prob, ak.to_numpy(jets.label))
     assert aucs["Tbqq"] > 0.85, aucs
-    assert aucs["Wqq"] > 0.8, aucs
     assert aucs["Hbb"] > 0.8, aucs
+    # A mass-decorrelated model gives up the W mass peak, most of what tells W from
+    # QCD at 500-1000 GeV (the recipe's test jets: AUC 0.65-0.68 there, 0.90 without
+    # decorrelation); it keeps the two-prong structure.
+    assert aucs["Wqq"] > (0.6 if name.endswith("_md") else 0.8), aucs

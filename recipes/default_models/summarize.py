@@ -16,6 +16,7 @@ The per-pT-bin AUCs and sculpting numbers also go into each shipped model's card
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -92,7 +93,7 @@ for name, (prob, label, pt, _) in test.items():
         "auc": one_vs_qcd_aucs(prob, label, CLASS_NAMES),
         "auc_pt_bins": per_bin,
     }
-    for low, high in zip(PT_BIN_EDGES[:-1], PT_BIN_EDGES[1:], strict=True):
+    for low, high in itertools.pairwise(PT_BIN_EDGES):
         key = pt_bin_name(low, high)
         n = int(((pt >= low) & (pt < high)).sum())
         row = " | ".join(f"{per_bin.get(key, {}).get(c, float('nan')):.3f}" for c in signals)

@@ -16,6 +16,7 @@ from jetscale.histograms.tagger import fill_tagger_histograms, tagger_histograms
 from jetscale.io.atomic import write_text
 from jetscale.jobs import tag as outputs
 from jetscale.jobs.tag import write_outputs
+from jetscale.metrics import discriminants, roc_auc
 
 
 @pytest.fixture
@@ -65,11 +66,21 @@ def test_write_outputs(tmp_path: Path, filled: Any, plotted: list[dict[str, Any]
         np.testing.assert_allclose(written.values(flow=True), sub.values(flow=True))
         np.testing.assert_allclose(written.variances(flow=True), sub.variances(flow=True))
 
-    assert json.loads(out["summary"].read_text()) == {
+    summary = json.loads(out["summary"].read_text())
+    aucs = summary.pop("auc_vs_qcd")
+    assert summary == {
         "jets": {"JetClass": 3000, "QCD_HT1000": 1500},
         "skipped_files": ["root://eos//bad.root"],
         "extra": {"efficiency": [1.0, 0.5]},
     }
+    # Per dataset, from the histograms; the unlabelled NanoAOD-like datasets have no curve.
+    unlabelled = [d for d in filled.samples if d != "JetClass"]
+    assert {d: aucs[d] for d in unlabelled} == {d: {} for d in unlabelled}
+    jetclass = filled.samples["JetClass"]
+    for signal, d in discriminants(jetclass.prob, filled.classes).items():
+        chosen = np.isin(jetclass.truth, [signal, "QCD"])
+        per_jet = roc_auc(d[chosen], jetclass.truth[chosen] == signal)  # Mann-Whitney, unbinned
+        assert aucs["JetClass"][signal] == pytest.approx(per_jet, abs=2e-3), signal
     (call,) = plotted
     assert set(call["histograms"]) == {"score", "discriminant", "jet_pt", "sdmass_vs_discriminant"}
     assert call["out_dir"] == tmp_path / "out" / "plots"
@@ -95,7 +106,9 @@ def test_per_dataset_accumulator(tmp_path: Path, plotted: list[dict[str, Any]]) 
         accumulator[dataset] = {**h, "jets": 50}
     out = write_outputs(accumulator, tmp_path)
     assert list(plotted[0]["histograms"]["score"].axes["dataset"]) == ["a", "b"]
-    assert json.loads(Path(out["summary"]).read_text()) == {"a": {"jets": 50}, "b": {"jets": 50}}
+    summary = json.loads(Path(out["summary"]).read_text())
+    assert summary.pop("auc_vs_qcd").keys() == {"a", "b"}
+    assert summary == {"a": {"jets": 50}, "b": {"jets": 50}}
     with uproot.open(out["root"]) as file:
         assert "a/score/a/QCD/Hbb" in file
         assert "b/jet_pt/b/Hbb" in file

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from jetscale.plotting.tagger import (
     plot_scores_by_dataset,
     plot_tagger,
 )
+from jetscale.plotting.working_points import choose_working_points, common_cuts
 
 TT = "/TTToHadronic/Run3Summer22/NANOAODSIM"
 
@@ -99,7 +101,7 @@ def test_working_points_match_unbinned_scores(filled: Any) -> None:
         assert wp.signal_efficiency == pytest.approx((d_signal >= expected).mean())
 
 
-def test_roc_legend_and_annotations(
+def test_roc_legend_names_working_points_and_statistics_limit(
     tmp_path: Path, filled: Any, drawn: list[dict[str, Any]]
 ) -> None:
     h = filled.histograms
@@ -111,14 +113,62 @@ def test_roc_legend_and_annotations(
         h["discriminant"][{**select, "jet_class": "QCD"}],
     )
     hbb = drawn[0]
-    assert hbb["legend"] == [f"Hbb vs QCD (AUC = {auc(curve):.4f})"]
     assert hbb["title"] == "JetClass"
-    wps = working_points(curve, (0.1, 0.01))
-    assert len(hbb["texts"]) == 2
-    for wp, text in zip(wps, hbb["texts"], strict=True):
-        assert f"$\\geq$ {wp.threshold:.6g}" in text
-    assert drawn[2]["legend"][0].startswith("Hbb (AUC = ")
-    assert len(drawn[2]["legend"]) == 2
+    assert hbb["texts"] == []  # everything in the legend, nothing drawn over the curves
+    n_qcd = int((filled.samples["JetClass"].truth == "QCD").sum())
+    wps = choose_working_points(curve, common_cuts(h), (0.1, 0.01))
+    assert hbb["legend"] == [
+        f"Hbb vs QCD, AUC = {auc(curve):.4f}",
+        *(
+            rf"WP $\varepsilon_B \leq$ {100 * wp.target:.3g}%: $D_{{\mathrm{{Hbb}}}}$ $\geq$ "
+            rf"{wp.threshold:.6g}, $\varepsilon_S$ = {100 * wp.signal_efficiency:.3g}%, "
+            rf"$\varepsilon_B$ = {100 * wp.background_efficiency:.3g}%"
+            for wp in wps
+        ),
+        f"statistics limit: 1 of {n_qcd:,} QCD jets",
+    ]
+    overlay = drawn[2]["legend"]
+    assert overlay[0] == f"Hbb, AUC = {auc(curve):.4f}"
+    assert overlay[2:] == [
+        r"WP $\varepsilon_B \leq$ 10%",
+        r"WP $\varepsilon_B \leq$ 1%",
+        f"statistics limit: 1 of {n_qcd:,} QCD jets",
+    ]
+
+
+def test_working_points_are_the_loosest_common_cut(filled: Any) -> None:
+    h = filled.histograms
+    cuts = common_cuts(h)
+    # Cuts both plots apply exactly: edges of both discriminant axes.
+    assert set(np.round(cuts, 9)) <= set(np.round(SCULPTING_EDGES, 9))
+    assert set(np.round(cuts, 9)) <= set(np.round(DISCRIMINANT_EDGES, 9))
+    select = {"dataset": "JetClass", "signal": "Tbqq"}
+    curve = roc_curve(
+        h["discriminant"][{**select, "jet_class": "Tbqq"}],
+        h["discriminant"][{**select, "jet_class": "QCD"}],
+    )
+    d = discriminants(filled.samples["JetClass"].prob, filled.classes)["Tbqq"]
+    qcd = d[filled.samples["JetClass"].truth == "QCD"]
+    for wp in choose_working_points(curve, cuts, (0.3, 0.1, 0.01)):
+        passing = np.array([(qcd >= c).mean() for c in cuts])
+        assert wp.threshold == pytest.approx(cuts[np.argmax(passing <= wp.target)])
+        assert wp.background_efficiency == pytest.approx((qcd >= wp.threshold).mean())
+        assert wp.background_efficiency <= wp.target
+
+
+def test_roc_and_sculpting_plots_apply_the_same_cuts(
+    tmp_path: Path, filled: Any, drawn: list[dict[str, Any]]
+) -> None:
+    h = filled.histograms
+    for signal in ("Hbb", "Tbqq"):
+        drawn.clear()
+        plot_roc(h, "JetClass", tmp_path, signals=[signal])
+        plot_mass_sculpting(h, "JetClass", tmp_path, signal)
+        roc, mass = ({line.split(":")[0]: line for line in r["legend"]} for r in drawn)
+        for target in ("10%", "1%"):
+            name = rf"WP $\varepsilon_B \leq$ {target}"
+            cut = re.search(r"\$\\geq\$ ([0-9.]+)", roc[name]).group(1)  # type: ignore[union-attr]
+            assert rf"$\geq$ {cut} (" in mass[name]
 
 
 def test_roc_skips_classes_without_jets(
@@ -141,18 +191,19 @@ def test_sculpting_legend_names_the_applied_cut(
     tmp_path: Path, filled: Any, drawn: list[dict[str, Any]]
 ) -> None:
     h = filled.histograms
-    plot_mass_sculpting(h, "JetClass", tmp_path, "Hbb", background_efficiencies=(1.0, 0.1, 0.01))
+    plot_mass_sculpting(h, "JetClass", tmp_path, "Hbb", background_efficiencies=(0.1, 0.01))
     select = {"dataset": "JetClass", "signal": "Hbb"}
     fine = h["discriminant"][{**select, "jet_class": "QCD"}]
-    wps = working_points(roc_curve(fine, fine), (0.1, 0.01))
+    wps = choose_working_points(roc_curve(fine, fine), common_cuts(h), (0.1, 0.01))
     legend = drawn[0]["legend"]
-    assert legend[0].endswith("no cut (100% kept)")
     coarse = h["sdmass_vs_discriminant"][{**select, "jet_class": "QCD"}]
     total = coarse.sum(flow=True).value
+    assert legend[0] == f"no cut ({total:,.0f} jets)"
     for wp, text in zip(wps, legend[1:], strict=True):
-        edge = min(SCULPTING_EDGES[:-1], key=lambda e: abs(e - wp.threshold))
-        assert f"$\\geq$ {edge:.6g} (" in text
-        kept = coarse[{"discriminant": slice(SCULPTING_EDGES.index(edge), None, sum)}]
+        edge = SCULPTING_EDGES.index(min(SCULPTING_EDGES, key=lambda e: abs(e - wp.threshold)))
+        assert abs(SCULPTING_EDGES[edge] - wp.threshold) < 1e-9  # applied exactly
+        assert f"$\\geq$ {wp.threshold:.6g} (" in text
+        kept = coarse[{"discriminant": slice(edge, None, sum)}]
         assert f"({100 * kept.sum(flow=True).value / total:.3g}% kept)" in text
     assert drawn[0]["title"].startswith("JetClass\nQCD jets, cuts on")
 
@@ -183,8 +234,13 @@ def test_plot_tagger_chooses_views(
     assert len(paths) == 2 * len(names)
     assert {r["style"]["label"] for r in drawn} == {"Work in progress"}
     scores = next(r for r in drawn if r["stem"] == "score_Hbb_by_dataset")
-    assert scores["legend"] == ["QCD_HT1000", TT]
-    assert next(r for r in drawn if r["stem"] == "score_Hbb")["legend"] == ["QCD", "Hbb", "Tbqq"]
+    assert [t.split(" (")[0] for t in scores["legend"]] == ["QCD_HT1000", TT]
+    # Weighted (NanoAOD-like) datasets: the effective number of jets.
+    assert all(r"($N_\mathrm{eff}$ = 1," in t for t in scores["legend"])
+    truth = filled.samples["JetClass"].truth
+    assert next(r for r in drawn if r["stem"] == "score_Hbb")["legend"] == [
+        f"{c} ({(truth == c).sum():,} jets)" for c in ("QCD", "Hbb", "Tbqq")
+    ]
 
 
 def test_plot_tagger_background_dataset(
@@ -193,7 +249,10 @@ def test_plot_tagger_background_dataset(
     h = filled.histograms
     paths = plot_tagger(h, tmp_path, background_dataset=TT)
     sculpting = [r for r in drawn if r["dir"].name == "QCD_HT1000" and r["stem"] == "sdmass_Tbqq"]
-    assert sculpting[0]["title"].endswith(f"from {TT}")
+    title = sculpting[0]["title"].split("\n")
+    assert title[1].endswith(f"from {TT}")
+    # QCD jets fail the tight top-tagging cuts: the legend says so instead of a gap.
+    assert title[2:] and all(line.endswith(": no jet passes") for line in title[2:])
     assert len(paths) == 2 * len(drawn)
     with pytest.raises(ValueError, match=r"background_dataset \['JetClass'\] not among"):
         plot_tagger(h, tmp_path, background_dataset="JetClass")
@@ -206,7 +265,7 @@ def test_plot_tagger_background_dataset(
     )
     drawn.clear()
     plot_tagger(more, tmp_path)
-    titles = {r["title"] for r in drawn if r["stem"] == "sdmass_Hbb"}
+    titles = {"\n".join(r["title"].split("\n")[:2]) for r in drawn if r["stem"] == "sdmass_Hbb"}
     assert titles == {
         f"{d}\ncuts on $D_{{\\mathrm{{Hbb}}}}$ from QCD_HT1000 + QCD_HT2000"
         for d in ("QCD_HT1000", "QCD_HT2000", TT)
@@ -247,7 +306,7 @@ def test_plot_tagger_sums_labelled_datasets(
         histograms["discriminant"][{"dataset": "HToBB", **select}],
         histograms["discriminant"][{"dataset": "ZJetsToNuNu", **select, "jet_class": "QCD"}],
     )
-    assert roc["legend"] == [f"Hbb vs QCD (AUC = {auc(curve):.4f})"]
+    assert roc["legend"][0] == f"Hbb vs QCD, AUC = {auc(curve):.4f}"
 
 
 def test_unknown_experiment(tmp_path: Path, filled: Any) -> None:
@@ -258,6 +317,6 @@ def test_unknown_experiment(tmp_path: Path, filled: Any) -> None:
 def test_scores_by_dataset(tmp_path: Path, filled: Any, drawn: list[dict[str, Any]]) -> None:
     paths = plot_scores_by_dataset(filled.histograms, [TT, "QCD_HT1000"], tmp_path, ["Tbqq"])
     assert [p.name for p in paths] == ["score_Tbqq_by_dataset.png", "score_Tbqq_by_dataset.pdf"]
-    assert drawn[0]["legend"] == [TT, "QCD_HT1000"]
+    assert [t.split(" (")[0] for t in drawn[0]["legend"]] == [TT, "QCD_HT1000"]
     with pytest.raises(ValueError, match=r"output \['Wqq'\] not in the histograms"):
         plot_scores_by_dataset(filled.histograms, None, tmp_path, ["Wqq"])

@@ -23,10 +23,39 @@ def add_feature_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: Values of ``--experiment`` (any case): "none", or an experiment whose mplhep style
+#: and label the plots take (jetscale.plotting.style.EXPERIMENTS, named here so that
+#: ``--help`` does not import matplotlib).
+EXPERIMENTS = ("none", "CMS", "ATLAS", "LHCb", "ALICE", "DUNE")
+
+
+def _experiment(value: str) -> str:
+    for name in EXPERIMENTS:
+        if value.lower() == name.lower():
+            return name
+    msg = f"unknown experiment {value!r}; choose one of {', '.join(EXPERIMENTS)} (any case)"
+    raise argparse.ArgumentTypeError(msg)
+
+
 def add_experiment_option(parser: argparse.ArgumentParser) -> None:
-    """``--experiment``: the mplhep style and label of the plots."""
+    """``--experiment``: the experiment whose style and label the plots carry (default: none)."""
     parser.add_argument(
         "--experiment",
-        default="CMS",
-        help="mplhep style and label of the plots: CMS, ATLAS, LHCb, ALICE (default: %(default)s)",
+        type=_experiment,
+        default="none",
+        metavar="{" + ",".join(EXPERIMENTS) + "}",
+        help="experiment whose mplhep style and label the plots carry, for those entitled to "
+        "it (CMS: 'CMS Simulation', then the --label text where the command has one); 'none' "
+        "names no experiment: jetscale's generated jets are Pythia with a parametric "
+        "detector, no experiment's simulation (default: %(default)s)",
+    )
+
+
+def add_label_option(parser: argparse.ArgumentParser) -> None:
+    """``--label``: the text of the plot label (default: none)."""
+    parser.add_argument(
+        "--label",
+        default="",
+        help="plot label text: after 'Simulation' with an experiment (--experiment CMS --label "
+        "Preliminary), else alone (--label 'Private work') (default: no text)",
     )

@@ -38,7 +38,7 @@ def run_cka(
     names: tuple[str, str] | None = None,
     device: str = "cpu",
     plots: bool = True,
-    experiment: str = "CMS",
+    experiment: str = "none",
 ) -> dict[str, Any]:
     """CKA of every layer of ``model_a`` against every layer of ``model_b`` on the same jets.
 

@@ -68,7 +68,7 @@ def run_fit(
     loss_column: str = "loss",
     group: Mapping[str, Any] | None = None,
     plots: bool = True,
-    experiment: str = "CMS",
+    experiment: str = "none",
 ) -> dict[str, Any]:
     """Fit everything the table supports; write ``fit.json``, ``comparison.md`` and ``plots/``.
 

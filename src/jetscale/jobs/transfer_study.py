@@ -206,7 +206,7 @@ def transfer_study(
     scheduler: str | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     plots: bool = True,
-    experiment: str = "CMS",
+    experiment: str = "none",
 ) -> StudySummary:
     """Run every unfinished point of ``config``, then analyse every finished one."""
     require("dask", "distributed", extra="dask", purpose="jetscale transfer-study")

@@ -6,11 +6,16 @@ below load lazily), and nothing here selects a matplotlib backend: a notebook
 keeps its inline backend, while the ``jetscale`` command picks a non-interactive
 one for itself. Histograms come from :mod:`jetscale.histograms`.
 
-* :mod:`.style` -- experiment styles, figures, atomic saving, category selections;
-* :mod:`.per_class` -- unit-normalized overlays of every class;
+* :mod:`.style` -- experiment styles and labels, figures, atomic saving, category selections;
+* :mod:`.layout` -- legends placed clear of the data;
+* :mod:`.per_class` -- unit-normalized overlays of every class, features in physical units;
 * :mod:`.tagger` -- scores, ROC curves with working points, everything of a tagging job;
+* :mod:`.working_points` -- the one working-point definition of the ROC and sculpting plots;
 * :mod:`.sculpting` -- soft-drop mass after discriminant cuts;
 * :mod:`.scaling` -- the plots of ``jetscale fit``.
+
+No figure names an experiment unless asked to (``experiment="CMS", label="Preliminary"``):
+jetscale's own samples are Pythia jets with a parametric detector.
 """
 
 from __future__ import annotations

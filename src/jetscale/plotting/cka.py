@@ -11,7 +11,7 @@ import matplotlib as mpl
 import numpy as np
 from numpy.typing import ArrayLike
 
-from jetscale.plotting.style import new_figure, plot_style, save_figure
+from jetscale.plotting.style import NO_EXPERIMENT, new_figure, plot_style, save_figure
 
 #: Matrices with at most this many cells get their values written in the cells.
 ANNOTATE_CELLS = 200
@@ -26,7 +26,7 @@ def plot_cka(
     out_dir: str | os.PathLike[str],
     stem: str = "cka",
     colorbar_label: str = "CKA",
-    experiment: str = "CMS",
+    experiment: str = NO_EXPERIMENT,
     label: str = "",
     com: float = 13.0,
 ) -> list[Path]:
@@ -35,8 +35,8 @@ def plot_cka(
     The first layers sit at the lower left, so a layer-by-layer match runs along
     the diagonal. The colour scale is fixed to [0, 1]; values outside it (the
     unbiased estimator can dip below 0) take the end colours and are written in
-    the cells of small matrices, NaN cells are grey. ``label`` adds to mplhep's
-    "Simulation". Writes ``<stem>.png`` and ``<stem>.pdf``.
+    the cells of small matrices, NaN cells are grey. With an experiment, ``label``
+    adds to mplhep's "Simulation". Writes ``<stem>.png`` and ``<stem>.pdf``.
     """
     values = np.asarray(matrix, dtype=np.float64)
     if values.shape != (len(layers_a), len(layers_b)):

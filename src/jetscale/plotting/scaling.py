@@ -19,7 +19,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
-from jetscale.plotting.style import COLORS, new_figure, plot_style, save_figure
+from jetscale.plotting.layout import place_legend
+from jetscale.plotting.style import (
+    COLORS,
+    NO_EXPERIMENT,
+    new_figure,
+    plain_log_labels,
+    plot_style,
+    save_figure,
+)
 from jetscale.scaling.compare import GroupFit
 from jetscale.scaling.frontier import Envelope, IsoFLOPFit
 from jetscale.scaling.laws import effective_data
@@ -27,9 +35,18 @@ from jetscale.scaling.laws import effective_data
 Style = dict[str, object]
 
 
-def scaling_style(experiment: str = "CMS", label: str = "", com: float = 13.0) -> Style:
-    """Experiment style; mplhep already writes "Simulation" (data=False), so label adds to it."""
+def scaling_style(experiment: str = NO_EXPERIMENT, label: str = "", com: float = 13.0) -> Style:
+    """The figures' label settings (:func:`~jetscale.plotting.style.plot_style`); with an
+    experiment, mplhep writes "Simulation" (data=False) and ``label`` adds to it."""
     return plot_style(experiment, label, com)
+
+
+def _legend(ax: Axes) -> None:
+    """The legend above the data; plain tick labels on a short log axis."""
+    log_y = ax.get_yscale() == "log"
+    place_legend(ax, log_y=log_y, fontsize="small")
+    if log_y:
+        plain_log_labels(ax)
 
 
 def _scatter_by_size(fig: Figure, ax: Axes, x: np.ndarray, y: np.ndarray, n: np.ndarray) -> Any:
@@ -69,7 +86,7 @@ def plot_loss_vs_compute(
             xlabel="training compute C = 6 N D n_bar [FLOP]",
             ylabel="validation loss",
         )
-        ax.legend(fontsize="small")
+        _legend(ax)
         return save_figure(fig, ax, out_dir, "loss_vs_compute", style)
 
 
@@ -90,7 +107,7 @@ def plot_isoflop(fit: IsoFLOPFit, out_dir: str | os.PathLike[str], style: Style)
             ax.plot(profile.N_opt, profile.loss_opt, marker="*", color=color, ms=14, mec="k")
         ax.set(xscale="log", xlabel="non-embedding parameters N", ylabel="validation loss")
         title = None if fit.N_opt is None else f"N_opt ~ C^{fit.N_opt.exponent:.2f}"
-        ax.legend(fontsize="small", title=title)
+        place_legend(ax, log_y=False, fontsize="small", title=title)
         return save_figure(fig, ax, out_dir, "isoflop", style)
 
 
@@ -108,7 +125,7 @@ def plot_observed_vs_fitted(
         low, high = min(obs.min(), fit.min()), max(obs.max(), fit.max())
         ax.plot([low, high], [low, high], "k--", label="observed = fitted")
         ax.set(xlabel="fitted loss E + A/N^alpha + B/D^beta", ylabel="observed validation loss")
-        ax.legend(fontsize="small")
+        _legend(ax)
         return save_figure(fig, ax, out_dir, "observed_vs_fitted", style)
 
 
@@ -162,7 +179,7 @@ def plot_repetition_gain(
         ax.set(
             xscale="log", yscale="log", xlabel="epochs (R + 1)", ylabel="effective-data gain D'/U"
         )
-        ax.legend(fontsize="small")
+        _legend(ax)
         return save_figure(fig, ax, out_dir, "repetition_gain", style)
 
 
@@ -204,5 +221,5 @@ def plot_floors(
             Line2D([], [], color="gray", marker="s", ls="", label="L_inf of L(D), largest model"),
             Line2D([], [], color="gray", marker="x", ls="", label="lowest observed loss"),
         ]
-        ax.legend(handles=marks, fontsize="small", loc="center right")
+        place_legend(ax, log_y=False, handles=marks, fontsize="small")
         return save_figure(fig, ax, out_dir, "floors", style)

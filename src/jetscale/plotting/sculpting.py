@@ -1,8 +1,9 @@
 """Mass sculpting: the soft-drop mass of jets after cuts on a tagger discriminant.
 
-A cut chosen for a fixed QCD efficiency on the fine ``discriminant`` histogram is
-applied on the coarse ``sdmass_vs_discriminant`` axis at the nearest edge, and the
-legend says which cut was applied and what fraction of jets it kept.
+The cuts are the working points of :mod:`.working_points`, the same as in the ROC
+plots: chosen on the fine ``discriminant`` histogram among the edges that the
+coarse ``sdmass_vs_discriminant`` axis shares, so they apply exactly. The legend
+says which cut was applied and what fraction of jets it kept.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any, cast
 import hist
 import numpy as np
 
-from jetscale.metrics import BACKGROUND, cut_efficiency, roc_curve
-from jetscale.metrics import working_points as find_working_points
+from jetscale.metrics import BACKGROUND, roc_curve
 from jetscale.plotting.style import (
+    NO_EXPERIMENT,
     Datasets,
     Histograms,
     check_categories,
@@ -26,7 +27,7 @@ from jetscale.plotting.style import (
     discriminant_symbol,
     draw_step,
     finish_distribution,
-    log,
+    jet_count,
     new_figure,
     percent,
     plot_style,
@@ -35,13 +36,21 @@ from jetscale.plotting.style import (
     slug,
     total_weight,
 )
+from jetscale.plotting.working_points import (
+    TARGETS,
+    choose_working_points,
+    common_cuts,
+    cut_text,
+    edge_index,
+    working_point_name,
+)
 
 
 def _plot_sculpting(
     jets: hist.Hist,
     background_fine: hist.Hist,
-    background_coarse: hist.Hist,
     signal: str,
+    cuts: np.ndarray,
     background_efficiencies: Sequence[float],
     same_jets: bool,
     title: str,
@@ -49,41 +58,37 @@ def _plot_sculpting(
     stem: str,
     style: dict[str, Any],
 ) -> list[Path]:
-    """Soft-drop mass of ``jets`` (sdmass x discriminant) after cuts chosen on the background.
+    """Soft-drop mass of ``jets`` (sdmass x discriminant): all of them, then after each working point.
 
-    Each cut is the working point of ``background_fine`` (1-D, fine discriminant)
-    moved to the nearest edge of the coarse discriminant axis; the legend gives
-    that edge and, unless ``same_jets`` (the plotted jets are the background),
-    the background efficiency it has on ``background_coarse``.
+    The working points are chosen on ``background_fine`` (1-D, fine discriminant)
+    among ``cuts`` (:func:`.working_points.choose_working_points`); the legend
+    gives each cut and, unless ``same_jets`` (the plotted jets are the
+    background), its background efficiency.
     """
     # Only the background efficiencies of this "ROC curve" are used.
-    wps = find_working_points(roc_curve(background_fine, background_fine), background_efficiencies)
+    curve = roc_curve(background_fine, background_fine)
+    wps = choose_working_points(curve, cuts, background_efficiencies)
     edges = np.asarray(jets.axes["discriminant"].edges)
-    summed: dict[int | str, Any] = {"sdmass": sum}
-    _, coarse_efficiency = cut_efficiency(cast(hist.Hist, background_coarse[summed]), "background")
     all_jets = total_weight(jets)
-    drawn = 0
+    empty = []
     with new_figure(style) as (fig, ax):
-        for index, wp in enumerate(wps):
-            # A cut at the last edge keeps nothing: scores are clamped below 1.
-            k = int(np.argmin(np.abs(edges[:-1] - wp.threshold)))
+        summed: dict[int | str, Any] = {"discriminant": sum}
+        everything = cast(hist.Hist, jets[summed])
+        draw_step(ax, everything, f"no cut ({jet_count(everything)})", 0)
+        for index, wp in enumerate(wps, start=1):
+            k = edge_index(edges, wp.threshold)
             sub = cast(hist.Hist, jets[{"discriminant": slice(k, None, sum)}])
             kept = total_weight(sub)
-            if k == 0:
-                applied = "no cut"
-            else:
-                applied = f"{discriminant_symbol(signal)} $\\geq$ {edges[k]:.6g}"
-                if not same_jets:
-                    applied += rf", $\varepsilon_B$ = {percent(coarse_efficiency[k])}"
-            if kept <= 0:
-                log.info("sculpting plot %s: no jets pass %s", stem, applied)
+            applied = cut_text(signal, wp.threshold)
+            if not same_jets:
+                applied += rf", $\varepsilon_B$ = {percent(wp.background_efficiency)}"
+            if kept <= 0:  # said in the legend, not left out silently
+                empty.append(f"{working_point_name(wp)}: {applied}: no jet passes")
                 continue
-            target = rf"$\varepsilon_B$ = {percent(wp.target)}"
-            draw_step(ax, sub, f"{target}: {applied} ({percent(kept / all_jets)} kept)", index)
-            drawn += 1
-        if not drawn:
-            return []
-        finish_distribution(ax, jets.axes["sdmass"].label, title, False, "x-small")
+            text = f"{working_point_name(wp)}: {applied} ({percent(kept / all_jets)} kept)"
+            draw_step(ax, sub, text, index)
+        legend_title = "\n".join([title, *empty])
+        finish_distribution(ax, jets.axes["sdmass"].label, legend_title, False, "x-small")
         return save_figure(fig, ax, out_dir, stem, style)
 
 
@@ -93,18 +98,18 @@ def plot_mass_sculpting(
     out_dir: str | os.PathLike[str],
     signal: str,
     jet_class: str = BACKGROUND,
-    background_efficiencies: Sequence[float] = (1.0, 0.1, 0.01),
+    background_efficiencies: Sequence[float] = TARGETS,
     background: str = BACKGROUND,
     *,
-    experiment: str = "CMS",
-    label: str = "Preliminary",
+    experiment: str = NO_EXPERIMENT,
+    label: str = "",
     com: float = 13,
 ) -> list[Path]:
     """Soft-drop mass of ``jet_class`` jets after cuts on the ``signal`` discriminant.
 
-    The cuts give ``background_efficiencies`` for ``background`` jets on the fine
-    ``discriminant`` histogram, then move to the nearest edge of the coarse
-    ``sdmass_vs_discriminant`` axis (the legend says which). Writes
+    The cuts are the working points for ``background_efficiencies`` of
+    ``background`` jets (:mod:`.working_points`: the same cuts as the ROC plots),
+    drawn with the distribution before any cut. Writes
     ``sdmass_<signal>_<jet_class>``. Raises ValueError if either class has no jets.
     """
     style = plot_style(experiment, label, com)
@@ -125,8 +130,8 @@ def plot_mass_sculpting(
     return _plot_sculpting(
         jets,
         background_fine,
-        select(coarse, jet_class=background, **where),
         signal,
+        common_cuts(histograms),
         background_efficiencies,
         same_jets=jet_class == background,
         title=f"{dataset_title(dataset)}\n{jet_class} jets, cuts on {discriminant_symbol(signal)} from {background} jets",
@@ -142,10 +147,10 @@ def plot_mass_sculpting_by_dataset(
     out_dir: str | os.PathLike[str],
     signal: str,
     background_dataset: Datasets,
-    background_efficiencies: Sequence[float] = (1.0, 0.1, 0.01),
+    background_efficiencies: Sequence[float] = TARGETS,
     *,
-    experiment: str = "CMS",
-    label: str = "Preliminary",
+    experiment: str = NO_EXPERIMENT,
+    label: str = "",
     com: float = 13,
 ) -> list[Path]:
     """As :func:`plot_mass_sculpting` for unlabelled samples: all jets of ``dataset``,
@@ -168,8 +173,8 @@ def plot_mass_sculpting_by_dataset(
     return _plot_sculpting(
         jets,
         background_fine,
-        select(coarse, dataset=background_in, jet_class=sum, signal=signal),
         signal,
+        common_cuts(histograms),
         background_efficiencies,
         same_jets=sorted(jets_in) == sorted(background_in),
         title=f"{dataset_title(dataset)}\ncuts on {discriminant_symbol(signal)} from {dataset_title(background_dataset)}",

@@ -10,36 +10,45 @@ bins, so the y axis reads "fraction of jets".
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import hist
 from matplotlib.axes import Axes
 
 from jetscale.histograms.tagger import roc_curves
 from jetscale.metrics import BACKGROUND, RocCurve, WorkingPoint, auc
-from jetscale.metrics import working_points as find_working_points
+from jetscale.plotting.layout import place_legend
 from jetscale.plotting.sculpting import plot_mass_sculpting, plot_mass_sculpting_by_dataset
 from jetscale.plotting.style import (
     COLORS,
+    NO_EXPERIMENT,
     Datasets,
     Histograms,
     check_categories,
     dataset_names,
     dataset_title,
-    discriminant_symbol,
     draw_step,
     finish_distribution,
+    jet_count,
     log,
     new_figure,
     percent,
+    plain_log_labels,
     plot_style,
     save_figure,
     select,
     slug,
     total_weight,
+)
+from jetscale.plotting.working_points import (
+    TARGETS,
+    choose_working_points,
+    common_cuts,
+    cut_text,
+    working_point_name,
 )
 from jetscale.schema import UNLABELLED
 
@@ -51,8 +60,8 @@ def plot_scores(
     outputs: Sequence[str] | None = None,
     *,
     log_y: bool = True,
-    experiment: str = "CMS",
-    label: str = "Preliminary",
+    experiment: str = NO_EXPERIMENT,
+    label: str = "",
     com: float = 13,
 ) -> list[Path]:
     """Per tagger output (all, or ``outputs``): its score per true jet class in ``dataset``.
@@ -76,10 +85,15 @@ def plot_scores(
         ]
         if not curves:
             continue
+        counts = [jet_count(sub) for _, _, sub in curves]
+        title = dataset_title(dataset)
+        if len(set(counts)) == 1:  # said once, not on every line
+            title += f" ({counts[0]} per class)" if len(curves) > 1 else f" ({counts[0]})"
         with new_figure(style) as (fig, ax):
-            for index, cls, sub in curves:
-                draw_step(ax, sub, cls, index, "black" if cls == UNLABELLED else None)
-            finish_distribution(ax, f"Tagger score $p_{{{output}}}$", dataset_title(dataset), log_y)
+            for (index, cls, sub), count in zip(curves, counts, strict=True):
+                text = cls if len(set(counts)) == 1 else f"{cls} ({count})"
+                draw_step(ax, sub, text, index, "black" if cls == UNLABELLED else None)
+            finish_distribution(ax, f"Tagger score $p_{{{output}}}$", title, log_y)
             written += save_figure(fig, ax, out_dir, f"score_{slug(output)}", style)
     return written
 
@@ -91,8 +105,8 @@ def plot_scores_by_dataset(
     outputs: Sequence[str] | None = None,
     *,
     log_y: bool = True,
-    experiment: str = "CMS",
-    label: str = "Preliminary",
+    experiment: str = NO_EXPERIMENT,
+    label: str = "",
     com: float = 13,
 ) -> list[Path]:
     """Per tagger output: its score in each dataset (all jet classes together).
@@ -117,7 +131,7 @@ def plot_scores_by_dataset(
             continue
         with new_figure(style) as (fig, ax):
             for index, ds, sub in curves:
-                draw_step(ax, sub, ds, index)
+                draw_step(ax, sub, f"{ds} ({jet_count(sub)})", index)
             finish_distribution(ax, f"Tagger score $p_{{{output}}}$", "Dataset", log_y)
             written += save_figure(fig, ax, out_dir, f"score_{slug(output)}_by_dataset", style)
     return written
@@ -134,25 +148,75 @@ def _draw_roc(ax: Axes, curve: RocCurve, label: str, color: Any) -> None:
     )
 
 
+#: Marker of each working point, in the order of the targets.
+WP_MARKERS = ("o", "s", "D", "P")
+
+
+def _draw_working_point(
+    ax: Axes, wp: WorkingPoint, floor: float, marker: str, color: Any, label: str | None
+) -> None:
+    """The working point on the curve; one that no background jet passes, at the
+    statistics limit as an upward triangle (its rejection is above the limit)."""
+    reached = wp.background_efficiency > 0
+    ax.plot(
+        wp.signal_efficiency,
+        1.0 / wp.background_efficiency if reached else floor,
+        marker=marker if reached else "^",
+        color=color,
+        markersize=9,
+        markerfacecolor=color if reached else "none",
+        markeredgewidth=1.8,
+        linestyle="none",
+        label=label,
+    )
+
+
+def _working_point_text(signal: str, background: str, wp: WorkingPoint) -> str:
+    efficiencies = rf"$\varepsilon_S$ = {percent(wp.signal_efficiency)}, "
+    if wp.background_efficiency > 0:
+        efficiencies += rf"$\varepsilon_B$ = {percent(wp.background_efficiency)}"
+    else:
+        efficiencies += f"no {background} jet passes"
+    return f"{working_point_name(wp)}: {cut_text(signal, wp.threshold)}, {efficiencies}"
+
+
+def _statistics_limit(h: hist.Hist) -> float:
+    """The rejection of one background jet: ``1/eps_B`` at one (average) jet, the
+    effective number of background jets ``(sum w)^2 / sum w^2``."""
+    total = h.sum(flow=True)
+    value = float(getattr(total, "value", total))
+    variance = float(getattr(total, "variance", value))
+    return value**2 / variance if variance > 0 else value
+
+
+def _draw_statistics_limit(ax: Axes, limit: float, background_jets: str) -> None:
+    ax.axhline(
+        limit, color="gray", linestyle="--", linewidth=1.2,
+        label=f"statistics limit: 1 of {background_jets}",
+    )  # fmt: skip
+
+
 def plot_roc(
     histograms: Histograms,
     dataset: Datasets,
     out_dir: str | os.PathLike[str],
     signals: Sequence[str] | None = None,
     background: str = BACKGROUND,
-    working_points: Sequence[float] = (0.1, 0.01),
+    working_points: Sequence[float] = TARGETS,
     *,
-    experiment: str = "CMS",
-    label: str = "Preliminary",
+    experiment: str = NO_EXPERIMENT,
+    label: str = "",
     com: float = 13,
 ) -> list[Path]:
     """Background rejection versus signal efficiency of each signal's one-vs-QCD discriminant.
 
     One ``roc_<signal>`` figure per signal class (default: all) with both signal
-    and ``background`` jets in ``dataset``, working points (background
-    efficiencies) marked and annotated with their cut, plus a ``roc`` overlay of
-    all of them when there are several. Classes without jets are skipped; none
-    at all writes nothing.
+    and ``background`` jets in ``dataset``, plus a ``roc`` overlay of all of them
+    when there are several. Each marks the working points (background
+    efficiencies ``working_points``, chosen as in :mod:`.working_points`, the same
+    cuts as the sculpting plots) and the statistics limit: the rejection of a
+    single background jet, where a curve from few background jets flattens.
+    Classes without jets are skipped; none at all writes nothing.
     """
     style = plot_style(experiment, label, com)
     h = histograms["discriminant"]
@@ -166,82 +230,67 @@ def plot_roc(
             log.info(
                 "no ROC for %s in %s: no %s or no %s jets", signal, dataset, signal, background
             )
+    if not curves:
+        return []
+    cuts = common_cuts(histograms)
+    markers = {t: WP_MARKERS[i % len(WP_MARKERS)] for i, t in enumerate(working_points)}
+    background_jets = select(
+        h, dataset=dataset_names(dataset), jet_class=background, signal=next(iter(curves))
+    )
+    limit = _statistics_limit(background_jets)
+    count = jet_count(background_jets, f"{background} jets")
     classes = list(h.axes["jet_class"])
+    title = dataset_title(dataset)
     written: list[Path] = []
     for signal, curve in curves.items():
         color = COLORS[classes.index(signal) % len(COLORS)]
         with new_figure(style) as (fig, ax):
-            _draw_roc(ax, curve, f"{signal} vs {background} (AUC = {auc(curve):.4f})", color)
-            for wp in _reachable(curve, working_points):
-                x, y = wp.signal_efficiency, 1.0 / wp.background_efficiency
-                ax.plot(x, y, marker="o", color=color, markersize=8, linestyle="none")
-                text = (
-                    f"{discriminant_symbol(signal)} $\\geq$ {wp.threshold:.6g}\n"
-                    rf"$\varepsilon_S$ = {percent(wp.signal_efficiency)}, "
-                    rf"$\varepsilon_B$ = {percent(wp.background_efficiency)}"
-                )
-                left = x > 0.5  # keep the text inside the axes
-                ax.annotate(
-                    text, (x, y), xytext=(-10 if left else 10, 6), textcoords="offset points",
-                    ha="right" if left else "left", va="bottom", fontsize="x-small",
-                )  # fmt: skip
-            _finish_roc(ax, background, f"{signal} jets", dataset_title(dataset))
+            _draw_roc(ax, curve, f"{signal} vs {background}, AUC = {auc(curve):.4f}", color)
+            for wp in choose_working_points(curve, cuts, working_points):
+                text = _working_point_text(signal, background, wp)
+                _draw_working_point(ax, wp, limit, markers[wp.target], color, text)
+            _draw_statistics_limit(ax, limit, count)
+            _finish_roc(ax, background, f"{signal} jets", title, limit)
             written += save_figure(fig, ax, out_dir, f"roc_{slug(signal)}", style)
 
     if len(curves) > 1:
+        unreached = False
         with new_figure(style) as (fig, ax):
             for signal, curve in curves.items():
                 color = COLORS[classes.index(signal) % len(COLORS)]
-                _draw_roc(ax, curve, f"{signal} (AUC = {auc(curve):.4f})", color)
-                for wp in _reachable(curve, working_points):
-                    x, y = wp.signal_efficiency, 1.0 / wp.background_efficiency
-                    ax.plot(x, y, marker="o", color=color, markersize=6, linestyle="none")
+                _draw_roc(ax, curve, f"{signal}, AUC = {auc(curve):.4f}", color)
+                wps = choose_working_points(curve, cuts, working_points)
+                for wp in wps:
+                    _draw_working_point(ax, wp, limit, markers[wp.target], color, None)
+                unreached |= any(wp.background_efficiency <= 0 for wp in wps)
             for target in working_points:
-                ax.axhline(1.0 / target, color="gray", linestyle=":", linewidth=1)
-                ax.annotate(
-                    rf"$\varepsilon_B$ = {percent(target)}", (0.01, 1.0 / target),
-                    xytext=(0, 3), textcoords="offset points", fontsize="x-small", color="gray",
+                ax.plot(
+                    [], [], marker=markers[target], color="gray", linestyle="none",
+                    label=rf"WP $\varepsilon_B \leq$ {percent(target)}",
                 )  # fmt: skip
-            _finish_roc(ax, background, "signal jets", dataset_title(dataset))
+            if unreached:
+                ax.plot(
+                    [], [], marker="^", color="gray", markerfacecolor="none", linestyle="none",
+                    label=f"WP that no {background} jet passes",
+                )  # fmt: skip
+            _draw_statistics_limit(ax, limit, count)
+            _finish_roc(ax, background, "signal jets", title, limit)
             written += save_figure(fig, ax, out_dir, "roc", style)
     return written
 
 
-def _finish_roc(ax: Axes, background: str, signal_label: str, title: str) -> None:
+def _finish_roc(ax: Axes, background: str, signal_label: str, title: str, limit: float) -> None:
     ax.set_yscale("log")
     ax.set_xlim(0.0, 1.0)
-    _, top = ax.get_ylim()
-    entries = len(ax.get_legend_handles_labels()[1])
-    ncols = 1 if entries <= 4 else 2
-    rows = -(-entries // ncols) + 1  # + the title
-    # Headroom above the curves for the legend: each row takes ~1/12 of the axes height.
-    decades = math.log10(max(top, 10.0))
-    ax.set_ylim(1.0, 10 ** (decades / max(1.0 - rows / 12.0, 0.3)))
+    ax.set_ylim(1.0, max(limit, 10.0) * 1.5)
     ax.set_xlabel(rf"Signal efficiency $\varepsilon_S$ ({signal_label})")
-    ax.set_ylabel(rf"Background rejection $1/\varepsilon_B$ ({background} jets)")
-    ax.legend(
-        fontsize="small" if ncols == 1 else "x-small",
-        title=title,
-        title_fontsize="small",
-        loc="upper right",
-        ncols=ncols,
-    )
-
-
-def _reachable(curve: RocCurve, targets: Sequence[float]) -> list[WorkingPoint]:
-    """Working points at ``targets`` that some background jet passes (finite rejection)."""
-    points = []
-    for target in targets:
-        try:
-            (wp,) = find_working_points(curve, (target,))
-        except ValueError as err:
-            log.warning("working point %s skipped: %s", target, err)
-            continue
-        if wp.background_efficiency > 0:
-            points.append(wp)
-        else:
-            log.info("working point %s: no background jet passes the cut", target)
-    return points
+    ax.set_ylabel(rf"{background} rejection $1/\varepsilon_B$")
+    entries = len(ax.get_legend_handles_labels()[1])
+    place_legend(
+        ax, log_y=True, fontsize="small" if entries <= 5 else "x-small", title=title,
+        title_fontsize="small", ncols=1 if entries <= 5 else 2,
+    )  # fmt: skip
+    plain_log_labels(ax)
 
 
 def _classes_present(histograms: Histograms, dataset: Datasets) -> list[str]:
@@ -261,8 +310,8 @@ ALL_LABELLED = "all_labelled"
 def plot_tagger(
     histograms: Histograms,
     out_dir: str | os.PathLike[str],
-    experiment: str = "CMS",
-    label: str = "Preliminary",
+    experiment: str = NO_EXPERIMENT,
+    label: str = "",
     *,
     com: float = 13,
     background: str = BACKGROUND,

@@ -19,15 +19,17 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from jetscale.plotting.style import COLORS, new_figure, plot_style, save_figure
+from jetscale.plotting.layout import legend_beside
+from jetscale.plotting.style import COLORS, NO_EXPERIMENT, new_figure, plot_style, save_figure
 from jetscale.transfer.effective_data import TransferAnalysis
 
 Style = dict[str, object]
 SCRATCH = "scratch"
 
 
-def transfer_style(experiment: str = "CMS", label: str = "", com: float = 13.0) -> Style:
-    """Experiment style; mplhep already writes "Simulation", so ``label`` adds to it."""
+def transfer_style(experiment: str = NO_EXPERIMENT, label: str = "", com: float = 13.0) -> Style:
+    """The figures' label settings (:func:`~jetscale.plotting.style.plot_style`); with an
+    experiment, mplhep writes "Simulation" and ``label`` adds to it."""
     return plot_style(experiment, label, com)
 
 
@@ -43,22 +45,14 @@ def _settings(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
 
 
 def _legend(ax: Axes, title: str, entries: Sequence[tuple[Any, str]] = ()) -> None:
-    """The legend right of the axes (``save_figure`` crops to include it): never over the data.
+    """The legend right of the axes (the figure grows to hold it): never over the data.
 
     ``entries`` (handle, label) in the order to show; default: every labelled artist.
     """
     handles, labels = ax.get_legend_handles_labels()
     if entries:
         handles, labels = [h for h, _ in entries], [label for _, label in entries]
-    ax.legend(
-        handles,
-        labels,
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1.0),
-        fontsize="small",
-        title=title,
-        title_fontsize="small",
-    )
+    legend_beside(ax, handles, labels, fontsize="small", title=title, title_fontsize="small")
 
 
 def _note(ax: Axes, text: str) -> None:
