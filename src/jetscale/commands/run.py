@@ -11,6 +11,7 @@ from jetscale.commands.options import (
     add_feature_options,
     add_label_option,
 )
+from jetscale.commands.progress import add_progress_option, show_progress
 
 HELP = "the main job: generate (or reuse) a sample, build features, histogram, tag, plot"
 
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_feature_options(parser)
     add_experiment_option(parser)
+    add_progress_option(parser)
     add_label_option(parser)
     parser.add_argument(
         "--nanoaod",
@@ -71,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         label=args.label,
         nanoaod_dir=None if args.no_nanoaod else args.nanoaod,
     )
-    summary = run_main_job(config)
+    with show_progress("run", enabled=not args.no_progress):
+        summary = run_main_job(config)
     plots = summary["plots"]
     assert isinstance(plots, list)
     print(json.dumps({k: v for k, v in summary.items() if k != "plots"}, indent=2))

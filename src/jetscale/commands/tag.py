@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetscale.jobs.tag import TagConfig, run_tag_job
+    from jetscale.commands.progress import show_progress
+    from jetscale.jobs.tag import TagConfig, run_tag_job, tagging_summary
 
     config = TagConfig(
         files=args.files,
@@ -93,10 +94,15 @@ def run(args: argparse.Namespace) -> int:
         jet_id=args.jet_id,
         status=not args.no_progress,
     )
-    result = run_tag_job(config)
+    with show_progress("tag", enabled=not args.no_progress):
+        result = run_tag_job(config)
     accumulator = result["accumulator"]
     print(f"format: {result['format']}, model: {result['model']}")
     print(f"jets tagged per dataset: {json.dumps(accumulator.get('jets', {}))}")
+    print(f"jets per true class: {json.dumps(accumulator.get('jets_per_class', {}))}")
+    aucs = {d: a for d, a in tagging_summary(accumulator).get("auc_vs_qcd", {}).items() if a}
+    if aucs:
+        print(f"AUC vs QCD: {json.dumps(aucs)}")
     skipped = accumulator.get("skipped_files", {})
     print(f"skipped files: {len(skipped)}")
     for path, reason in skipped.items():

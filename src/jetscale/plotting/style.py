@@ -15,6 +15,7 @@ import math
 import operator
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +33,10 @@ from jetscale.io.atomic import atomic_path
 from jetscale.plotting.layout import place_legend
 
 log = logging.getLogger(__name__)
+#: Figures written, reported every few seconds (commands show it on stderr).
+progress = logging.getLogger("jetscale.progress.plotting")
+_PROGRESS_EVERY_S = 5.0
+_progress_state = {"figures": 0, "last": time.monotonic()}
 
 Histograms = Mapping[str, hist.Hist]
 #: One dataset, or several summed (e.g. pT-binned QCD samples with normalized weights).
@@ -138,6 +143,14 @@ def save_figure(
         with atomic_path(final) as tmp:
             fig.savefig(tmp, format=suffix, dpi=110)
         written.append(final)
+    _progress_state["figures"] += 1
+    if time.monotonic() - _progress_state["last"] >= _PROGRESS_EVERY_S:
+        _progress_state["last"] = time.monotonic()
+        progress.info(
+            "plots: %d written so far (latest %s)",
+            _progress_state["figures"],
+            written[0],
+        )
     return written
 
 
