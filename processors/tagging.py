@@ -61,12 +61,14 @@ def tag_and_fill(
     out["untagged_jets"] = {dataset: int((~tagged).sum())}
     names, counts = np.unique(jet_class[tagged].astype(str), return_counts=True)
     out["jets_per_class"] = {dataset: {str(n): int(c) for n, c in zip(names, counts, strict=True)}}
+    if eta is None and "eta" in ak.fields(jets):
+        eta = ak.to_numpy(jets["eta"])
     out |= phase_space_counts(
         tagger,
         dataset,
         jet_class[tagged],
         (ak.to_numpy(jets["pt"]) if pt is None else pt)[tagged],
-        (ak.to_numpy(jets["eta"]) if eta is None else eta)[tagged],
+        None if eta is None else eta[tagged],
         weight=None if weight is None else weight[tagged],
     )
     return out
@@ -81,7 +83,7 @@ def phase_space_counts(
     dataset: str,
     jet_class: np.ndarray,
     pt: np.ndarray,
-    eta: np.ndarray,
+    eta: np.ndarray | None,
     weight: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Jets inside and outside the tagger's training phase space: a histogram and counts.
@@ -89,11 +91,12 @@ def phase_space_counts(
     ``training_phase_space`` is a ``hist`` of (dataset, jet_class, region, pT) and
     ``outside_training_phase_space`` the unweighted count per dataset and region
     (:data:`jetscale.phase_space.REGIONS`, or ``"not stated"`` for every jet of a
-    model whose card states no range: older exports, weaver-core models).
+    model whose card states no range: older exports, weaver-core models; and for
+    jets given without ``eta``).
     """
     regions = (
         tagger.phase_space.regions(pt, eta)
-        if tagger.phase_space is not None
+        if tagger.phase_space is not None and eta is not None
         else np.full(len(pt), NOT_STATED, dtype=object)
     )
     histogram = hist.Hist(

@@ -153,3 +153,16 @@ def selected_jets(
             ]
         )
     return out
+
+
+def read_raw(path: object) -> dict[str, np.ndarray]:
+    """The raw branches the reference reads from a NanoAOD file: GenPart and the fat jets."""
+    import uproot
+
+    with uproot.open(path) as file:
+        return file["Events"].arrays(  # type: ignore[no-any-return]
+            [f"GenPart_{f}" for f in GENPART]
+            + ["FatJet_pt", "FatJet_eta", "FatJet_phi"]
+            + (["FatJet_jetId"] if "FatJet_jetId" in file["Events"] else []),
+            library="np",
+        )

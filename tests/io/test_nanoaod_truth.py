@@ -38,7 +38,7 @@ SELECTIONS = {
 BRANCHES = ["run", "luminosityBlock", "event", "nFatJet*", "FatJet_*", "*PFCand*", "*GenPart*"]
 
 
-from nanoaod_truth_reference import GENPART, reference_labels, selected_jets  # noqa: E402
+from nanoaod_truth_reference import GENPART, read_raw, reference_labels, selected_jets  # noqa: E402
 
 # ---------------------------------------------------------------------------
 
@@ -48,13 +48,7 @@ class Sample:
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path, self.fmt = path, fmt
-        with uproot.open(path) as file:
-            raw = file["Events"].arrays(
-                [f"GenPart_{f}" for f in GENPART]
-                + ["FatJet_pt", "FatJet_eta", "FatJet_phi"]
-                + (["FatJet_jetId"] if "FatJet_jetId" in file["Events"] else []),
-                library="np",
-            )
+        raw = read_raw(path)
         self.raw: dict[str, np.ndarray] = raw
         self.gen = {f: raw[f"GenPart_{f}"] for f in GENPART}
 

@@ -21,7 +21,7 @@ from jetscale.io.nanoaod import FatJetSelection, fatjets_from_nanoaod
 from jetscale.processors import NanoAODTaggerProcessor
 from jetscale.runner import run_fileset
 from jetscale.schema import CLASS_NAMES
-from nanoaod_truth_reference import GENPART, reference_labels, selected_jets
+from nanoaod_truth_reference import GENPART, read_raw, reference_labels, selected_jets
 
 # The v15 sample makes coffea's NanoAODSchema warn about cross-references it lacks.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -43,13 +43,7 @@ def run(path: Path, proc: NanoAODTaggerProcessor, executor: str, chunksize: int)
 
 def reference_truth(path: Path, selection: FatJetSelection) -> np.ndarray:
     """Truth class name of each selected jet, in processor order, from the plain per-event loop."""
-    with uproot.open(path) as file:
-        raw = file["Events"].arrays(
-            [f"GenPart_{f}" for f in GENPART]
-            + ["FatJet_pt", "FatJet_eta", "FatJet_phi"]
-            + (["FatJet_jetId"] if "FatJet_jetId" in file["Events"] else []),
-            library="np",
-        )
+    raw = read_raw(path)
     gen = {f: raw[f"GenPart_{f}"] for f in GENPART}
     labels, _ = reference_labels(gen, selected_jets(raw, selection))
     names = [*CLASS_NAMES, "unlabelled", "unmatched"]  # -2 and -1 from the end
@@ -165,7 +159,6 @@ def corrupt_a_basket(source: Path, target: Path, branch: str) -> None:
     only reading that basket fails (the decompressor rejects it), as with a disk or
     transfer error in one basket of a real file.
     """
-    import uproot
 
     tree = uproot.open(source)["Events"]
     members = tree[branch]

@@ -124,3 +124,39 @@ def test_training_records_phase_space_and_trains_weighted(
     plain = tmp_path / "plain"
     train(TrainConfig(out=str(plain), **base))  # type: ignore[arg-type]
     assert json.loads((plain / "training_data.json").read_text())["mass_decorrelation"] is None
+
+
+def test_weighted_validation_old_runs_and_files_without_sdmass(
+    tmp_path: Path, make_jets: Callable[..., ak.Array]
+) -> None:
+    jets = make_jets(300, seed=8, mean_particles=10)
+    tiny = ModelConfig(
+        d_model=16, n_layers=1, n_heads=2, ff_ratio=2, feature_set="kin", max_particles=32
+    )
+    data = write_jetclass(tmp_path / "jets.root", jets)
+    base = {"data": (str(data),), "model": tiny, "epochs": 1, "batch_size": 50, "warmup_steps": 2}
+    # A mass-decorrelated run validates on the weighted loss it minimises.
+    line = train(TrainConfig(out=str(tmp_path / "md"), mass_decorrelation="flat-pt-msd", **base))  # type: ignore[arg-type]
+    assert line["val_loss_unweighted"] != line["val_loss"] > 0
+    # A run directory from before mass decorrelation (no such key) resumes as "none".
+    plain = tmp_path / "plain"
+    first = train(TrainConfig(out=str(plain), **base))  # type: ignore[arg-type]
+    config = json.loads((plain / "config.json").read_text())
+    del config["mass_decorrelation"]
+    (plain / "config.json").write_text(json.dumps(config))
+    assert train(TrainConfig(out=str(plain), **base)) == first  # type: ignore[arg-type]
+    # Files without jet_sdmass train as before; only mass decorrelation needs the mass.
+    with uproot.open(data) as file:
+        branches = file["tree"].arrays(library="ak")
+    bare = tmp_path / "bare.root"
+    with uproot.recreate(bare) as file:
+        kept = {k: branches[k] for k in branches.fields if k != "jet_sdmass"}
+        file.mktree("tree", {k: v.type for k, v in kept.items()}).extend(kept)
+    bare_base = {**base, "data": (str(bare),)}
+    assert train(TrainConfig(out=str(tmp_path / "bare_run"), **bare_base))["val_loss"] > 0  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="jet_sdmass"):
+        train(
+            TrainConfig(
+                out=str(tmp_path / "bare_md"), mass_decorrelation="flat-pt-msd", **bare_base
+            )
+        )  # type: ignore[arg-type]

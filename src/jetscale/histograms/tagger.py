@@ -26,15 +26,23 @@ import numpy as np
 from jetscale.metrics import BACKGROUND, RocCurve, discriminants, roc_curve, signal_classes
 from jetscale.schema import CLASS_NAMES, UNLABELLED
 
-#: Discriminant bin edges: 0.01 steps, then finer towards 1 (log-spaced in 1 - d).
-DISCRIMINANT_EDGES: np.ndarray = np.unique(
-    np.concatenate([np.linspace(0.0, 0.99, 100), 1.0 - np.logspace(-2, -6, 161), [1.0]])
-)
 #: Coarser discriminant edges for the mass-versus-discriminant histogram (sculpting cuts).
 SCULPTING_EDGES: tuple[float, ...] = (
     0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99,
     0.995, 0.998, 0.999, 0.9995, 0.9999, 1.0,
 )  # fmt: skip
+#: Discriminant bin edges: 0.01 steps, then finer towards 1 (log-spaced in 1 - d),
+#: with every sculpting edge among them, so the working points the ROC and the
+#: sculpting plots share (:mod:`jetscale.plotting.working_points`) are as fine as
+#: the sculpting histogram allows.
+def _discriminant_edges() -> np.ndarray:
+    fine = np.concatenate([np.linspace(0.0, 0.99, 100), 1.0 - np.logspace(-2, -6, 161), [1.0]])
+    for edge in SCULPTING_EDGES:  # one edge where rounding made two (0.7 and 0.7000000000000001)
+        fine[np.abs(fine - edge) < 1e-12] = edge
+    return np.unique(np.concatenate([fine, SCULPTING_EDGES]))
+
+
+DISCRIMINANT_EDGES: np.ndarray = _discriminant_edges()
 
 
 #: The names of the histograms :func:`tagger_histograms` makes.

@@ -128,7 +128,11 @@ class JetSource:
         parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         for chunk in self.chunks():
             for key in keys:
-                parts[key].append(ak.to_numpy(chunk[key]))
+                if key == "sdmass" and key not in ak.fields(chunk):
+                    # Files without jet_sdmass (it is optional): NaN, outside every grid.
+                    parts[key].append(np.full(len(chunk), np.nan))
+                else:
+                    parts[key].append(ak.to_numpy(chunk[key]))
         return {
             k: np.concatenate(v) if v else np.zeros(0, np.int64 if k == "label" else np.float64)
             for k, v in parts.items()
@@ -244,9 +248,8 @@ class JetSource:
     def _weights_of(self, chunk: ak.Array) -> np.ndarray | None:
         if self.weights is None:
             return None
-        return self.weights(
-            ak.to_numpy(chunk["label"]), ak.to_numpy(chunk["pt"]), ak.to_numpy(chunk["sdmass"])
-        )
+        mass = chunk["sdmass"] if "sdmass" in ak.fields(chunk) else np.full(len(chunk), np.nan)
+        return self.weights(ak.to_numpy(chunk["label"]), ak.to_numpy(chunk["pt"]), np.asarray(mass))
 
     def load_all(self, report: QualityReport | None = None) -> Batch:
         """Every jet of the source in memory (for the fixed validation set), with pT and m_SD."""
@@ -257,7 +260,11 @@ class JetSource:
             masks.append(mask)
             labels.append(ak.to_numpy(chunk["label"]).astype(np.int64))
             pts.append(ak.to_numpy(chunk["pt"]).astype(np.float64))
-            masses.append(ak.to_numpy(chunk["sdmass"]).astype(np.float64))
+            masses.append(
+                ak.to_numpy(chunk["sdmass"]).astype(np.float64)
+                if "sdmass" in ak.fields(chunk)
+                else np.full(len(chunk), np.nan)
+            )
         if not xs:
             held = (
                 f" held out (every {self.holdout_every}-th jet of each file; give validation "
@@ -274,7 +281,7 @@ class JetSource:
             np.concatenate(labels),
             names,
             pt=np.concatenate(pts),
-            sdmass=np.concatenate(masses),
+            sdmass=None if np.isnan(sdmass := np.concatenate(masses)).all() else sdmass,
         )
 
 
@@ -413,11 +420,14 @@ def with_training_record(
         "mass_decorrelation": None,
     }
     if mass_decorrelation == FLAT_PT_MSD:
+        if len(kinematics["sdmass"]) and np.isnan(kinematics["sdmass"]).all():
+            msg = f"mass decorrelation needs the soft-drop mass (branch jet_sdmass), which no training jet of {', '.join(source.paths)} has"
+            raise ValueError(msg)
         n_classes = len(parse_task(source.task).classes)
         weights = MassPtWeights.fit(
             kinematics["label"], kinematics["pt"], kinematics["sdmass"], n_classes
         )
-        source = dataclasses.replace(source, weights=weights)
+        source = dataclasses.replace(source, weights=weights, _kept={})
         record["mass_decorrelation"] = weights.describe()
         log.info(
             "mass decorrelation: %d of %d training jets get weight 0 (outside the grid or "

@@ -11,6 +11,7 @@ the attention term and padding.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -247,6 +248,11 @@ def _train(
     total_steps = steps_per_epoch * config.epochs
     val_quality, train_quality = QualityReport(), QualityReport()
     val_set = val_source.load_all(val_quality)
+    if train_source.weights is not None and val_set.pt is not None and val_set.sdmass is not None:
+        # A mass-decorrelated run is validated (and its best checkpoint chosen) on the
+        # loss it minimises: the validation jets weighted by the training jets' tables.
+        val_weight = train_source.weights(val_set.label, val_set.pt, val_set.sdmass)
+        val_set = dataclasses.replace(val_set, weight=val_weight)
     if objective.needs_labels:  # a class without jets: named before any step
         check_task_classes(
             val_set,
@@ -350,7 +356,11 @@ def _train(
             weight = None if batch.weight is None else torch.from_numpy(batch.weight).to(device)
             try:
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                    loss = objective.loss(trained, x, mask, label, state["step"], weight)
+                    loss = (
+                        objective.loss(trained, x, mask, label, state["step"])
+                        if weight is None  # objectives of their own need not take weights
+                        else objective.loss(trained, x, mask, label, state["step"], weight=weight)
+                    )
                 if not torch.isfinite(loss):
                     msg = (
                         f"non-finite training loss ({loss.item()}) at step {state['step']}; "
@@ -465,9 +475,10 @@ def _evaluate_and_save(
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     """What must not change when resuming (where data and outputs live may move).
 
-    Runs started before tasks existed have no ``task``: they trained on JetClass's ten.
+    Runs started before tasks existed have no ``task``: they trained on JetClass's ten;
+    runs started before mass decorrelation have no ``mass_decorrelation``: none.
     """
-    return {"task": "jetclass"} | {
+    return {"task": "jetclass", "mass_decorrelation": "none"} | {
         k: v for k, v in config.items() if k not in ("out", "device", "eval_every")
     }
 

@@ -147,16 +147,24 @@ def set_uniform_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> No
 def classification_metrics(
     model: torch.nn.Module, data: Batch, device: torch.device, batch_size: int
 ) -> dict[str, Any]:
-    """Loss, accuracy and one-vs-QCD AUCs of a classifier on the whole fixed validation set."""
+    """Loss, accuracy and one-vs-QCD AUCs of a classifier on the whole fixed validation set.
+
+    With per-jet weights on ``data`` (mass decorrelation) ``val_loss`` is the
+    weighted mean and ``val_loss_unweighted`` the plain one.
+    """
     was_training = model.training
     model.eval()
-    losses, probabilities = [], []
+    losses, weighted, probabilities = [], [], []
     for start in range(0, len(data.label), batch_size):
         x = torch.from_numpy(data.x[start : start + batch_size]).to(device)
         mask = torch.from_numpy(data.mask[start : start + batch_size]).to(device)
         label = torch.from_numpy(data.label[start : start + batch_size]).to(device)
         logits = model(x, mask).float()
-        losses.append(F.cross_entropy(logits, label, reduction="sum").item())
+        per_jet = F.cross_entropy(logits, label, reduction="none")
+        losses.append(per_jet.sum().item())
+        if data.weight is not None:
+            weight = torch.from_numpy(data.weight[start : start + batch_size]).to(device)
+            weighted.append((per_jet * weight).sum().item())
         probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
     model.train(was_training)
     prob = np.concatenate(probabilities)
@@ -166,6 +174,11 @@ def classification_metrics(
         "val_auc": one_vs_qcd_aucs(prob, data.label, data.class_names),
         "val_rejection50": one_vs_qcd_rejections(prob, data.label, data.class_names),
     }
+    if data.weight is not None:
+        # Mass decorrelation: val_loss is the weighted loss training minimises (it picks
+        # the best checkpoint); the plain one stays comparable with other runs.
+        metrics["val_loss_unweighted"] = metrics["val_loss"]
+        metrics["val_loss"] = sum(weighted) / max(float(data.weight.sum()), 1e-12)
     if data.pt is not None:
         metrics["val_auc_pt_bins"] = one_vs_qcd_aucs_per_pt_bin(
             prob, data.label, data.pt, data.class_names

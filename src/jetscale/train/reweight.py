@@ -6,8 +6,11 @@ mass spectrum ("sculpting"), which a search that fits the jet mass cannot use.
 ParticleNet-MD (CMS-DP-2020/002) removes the incentive by training on samples
 that are flat in (pT, m_SD) for every class. jetscale's signals have fixed masses,
 so instead each jet is weighted by the inverse of its class's density in a
-(pT, m_SD) grid: within the grid every class then has the same flat distribution,
-and neither pT nor m_SD alone says which class a jet is.
+(pT, m_SD) grid: each class becomes flat over the bins where it has jets. Where
+classes share bins, neither pT nor m_SD tells them apart; a mass no jet of a
+class reaches (a 20 GeV top) still says "not that class", which is why the
+decorrelation is partial for the classes of narrow mass peaks (the docs quote
+the measured sculpting).
 
 Choices (documented in docs/training.md):
 
