@@ -31,6 +31,8 @@ SCULPTING_EDGES: tuple[float, ...] = (
     0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99,
     0.995, 0.998, 0.999, 0.9995, 0.9999, 1.0,
 )  # fmt: skip
+
+
 #: Discriminant bin edges: 0.01 steps, then finer towards 1 (log-spaced in 1 - d),
 #: with every sculpting edge among them, so the working points the ROC and the
 #: sculpting plots share (:mod:`jetscale.plotting.working_points`) are as fine as
