@@ -69,6 +69,11 @@ class NanoAODTaggerProcessor(processor.ProcessorABC):
         self.tag = tag
         self.tagger = OnnxTagger(model, threads=threads, batch_size=batch_size)
         self.tagger.check_fields(available_constituent_fields(fmt), _FORMAT_NAMES[fmt])
+        names = _truth_names(self.tagger.task)
+        #: jet_class of each truth class, indexed by it (-2 and -1 from the end).
+        self.truth_names = np.asarray(
+            [*(names[c] for c in CLASS_NAMES), UNLABELLED, UNMATCHED_NAME], dtype=object
+        )
 
     def process(self, events: Any) -> dict[str, Any]:
         dataset = str(events.metadata.get("dataset", "unknown"))
@@ -102,7 +107,7 @@ class NanoAODTaggerProcessor(processor.ProcessorABC):
                 },
                 depth_limit=1,
             )
-            jet_class = self._jet_class(ak.to_numpy(jets["truth_class"]))
+            jet_class = self.truth_names[ak.to_numpy(jets["truth_class"]).astype(np.int64)]
             out = tag_and_fill(
                 self.tagger,
                 tagger_input,
@@ -128,12 +133,6 @@ class NanoAODTaggerProcessor(processor.ProcessorABC):
         }
         out["events_without_jet_id"] = {dataset: 0 if jet_id_available(events) else len(events)}
         return out
-
-    def _jet_class(self, truth_class: np.ndarray) -> np.ndarray:
-        """Names of the truth classes by the tagger's task: a group's name for its classes."""
-        names = _truth_names(self.tagger.task)
-        table = np.asarray([*(names[c] for c in CLASS_NAMES), UNLABELLED, UNMATCHED_NAME], object)
-        return table[truth_class.astype(np.int64)]  # -2, -1 index from the end
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator

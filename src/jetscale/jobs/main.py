@@ -22,11 +22,9 @@ import awkward as ak
 
 from jetscale.features.files import feature_file_name, read_feature_file, write_feature_file
 from jetscale.histograms import feature_histograms, jet_histograms, write_histograms_root
-from jetscale.histograms.tagger import roc_curves
 from jetscale.io import QualityReport, expand_paths, read_jets
 from jetscale.io.atomic import write_json
-from jetscale.jobs.tag import TagConfig, run_tag_job
-from jetscale.metrics import auc
+from jetscale.jobs.tag import TagConfig, run_tag_job, tagging_summary
 from jetscale.plotting.per_class import plot_per_class
 from jetscale.provenance import provenance
 from jetscale.schema import CLASS_NAMES
@@ -129,8 +127,7 @@ def _tag(config: MainJobConfig, inputs: list[Path], out: Path) -> dict[str, obje
             datasets={"sample": [str(p) for p in inputs]},
         )
     )
-    curves = roc_curves(sample["accumulator"]["discriminant"], ["sample"])
-    aucs = {signal: round(auc(curve), 4) for signal, curve in curves.items()}
+    aucs = tagging_summary(sample["accumulator"])["auc_vs_qcd"]["sample"]
     result["jetclass"] = {
         "model": sample["model"],
         "auc_vs_qcd": aucs,
