@@ -77,6 +77,29 @@ def test_tokens_per_jet_streams_the_counts(
         assert n_bar(p) == pytest.approx(np.minimum(counts, p).mean(), rel=1e-12)
 
 
+def test_tokens_per_jet_reads_each_file_once_per_sweep(
+    tmp_path: Path, make_jets: Callable[..., ak.Array]
+) -> None:
+    """Counts of known content come from the sweep's cache: a restart reads no jet again."""
+    jets = [make_jets(300, seed=s, mean_particles=m) for s, m in ((3, 12), (4, 40))]
+    paths = [str(write_jetclass(tmp_path / f"{i}.root", j)) for i, j in enumerate(jets)]
+    counts = np.concatenate([ak.to_numpy(ak.num(j.constituents)) for j in jets])
+    digests = [entry["xxh3_128"] for entry in data_identity(paths)]
+    cache = tmp_path / "sweep" / "constituent_counts.json"
+    cache.parent.mkdir()
+    first = tokens_per_jet(paths, digests, cache)
+    assert sorted(json.loads(cache.read_text())) == sorted(digests)
+    for path in paths:
+        Path(path).unlink()  # a read would now fail: the second call must not read
+    again = tokens_per_jet(paths, digests, cache)
+    for p in (1, 16, 50, 1000):
+        expected = np.minimum(counts, p).mean()
+        assert first(p) == pytest.approx(expected, rel=1e-12)
+        assert again(p) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(JetFileError):  # unknown content is read (and here missing)
+        tokens_per_jet(paths, ["another", digests[1]], cache)
+
+
 def test_a_sweep_of_the_older_merged_format_is_refused_with_the_reason(
     tmp_path: Path, make_jets: Callable[..., ak.Array]
 ) -> None:

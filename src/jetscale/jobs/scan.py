@@ -44,7 +44,12 @@ from jetscale.io.lock import DirectoryLock
 from jetscale.nn.counting import training_flops
 from jetscale.provenance import provenance
 from jetscale.scaling.sweep_config import SweepConfig, SweepConfigError, SweepPoint
-from jetscale.scaling.sweep_data import count_jets, prepare_data, tokens_per_jet
+from jetscale.scaling.sweep_data import (
+    CONSTITUENT_COUNTS_NAME,
+    count_jets,
+    prepare_data,
+    tokens_per_jet,
+)
 from jetscale.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -257,8 +262,16 @@ def _scan(
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or max(os.cpu_count() or 1, 1)
     train, val = prepare_data(config.data, out_dir, workers)
-    check_same_data(out_dir, train, val)
-    n_bar = tokens_per_jet(train) if config.needs_tokens_per_jet() else None
+    identity = check_same_data(out_dir, train, val)
+    n_bar = (
+        tokens_per_jet(
+            train,
+            [entry["xxh3_128"] for entry in identity["train"]],
+            out_dir / CONSTITUENT_COUNTS_NAME,
+        )
+        if config.needs_tokens_per_jet()
+        else None
+    )
     # Without validation files each point holds out part of the training files.
     val_fraction = None if val else float(config.base.get("val_fraction", TrainConfig.val_fraction))
     points, skipped = config.points(n_bar, count_jets(train, val_fraction))
@@ -330,8 +343,14 @@ def _data_seeds(config: SweepConfig) -> dict[str, int] | None:
     return {"train": seed, "val": seed + 1}
 
 
-def check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) -> None:
+def check_same_data(
+    out_dir: Path, train: Sequence[str], val: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
     """Refuse to mix runs on different data in one sweep directory (finished points would be reused).
+
+    Returns the data identity (``{"train": [...], "val": [...]}``, one entry per
+    file, as :func:`~jetscale.io.identity.data_identity`), also written to the
+    directory.
 
     The data are compared by content (ordered file hashes), so moved or renamed
     files are the same data, and a file rewritten with the same name and size is not.
@@ -360,6 +379,7 @@ def check_same_data(out_dir: Path, train: Sequence[str], val: Sequence[str]) -> 
             )
             raise SweepConfigError(msg)
     write_json(path, identity)
+    return identity
 
 
 def _first_change(before: dict[str, Any], now: dict[str, Any]) -> str:

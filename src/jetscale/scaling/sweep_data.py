@@ -90,18 +90,49 @@ def count_jets(paths: Sequence[str], val_fraction: float | None = None) -> int:
     return sum(selected_size(count_entries(path), holdout) for path in paths)
 
 
-def tokens_per_jet(paths: Sequence[str]) -> Callable[[int], float]:
+#: The sweep directory's per-file constituent-count histograms, keyed by file content.
+CONSTITUENT_COUNTS_NAME = "constituent_counts.json"
+
+
+def tokens_per_jet(
+    paths: Sequence[str],
+    digests: Sequence[str] | None = None,
+    cache: Path | None = None,
+) -> Callable[[int], float]:
     """``f(max_particles)``: mean constituents per jet the model sees (padding excluded).
 
     The compute convention C = 6 N D n_bar counts constituents as tokens, so an
-    IsoFLOP budget becomes jets through this mean. The constituent counts of all
-    training jets are streamed into a histogram (memory does not grow with the data).
+    IsoFLOP budget becomes jets through this mean. The constituent counts of the
+    training jets are streamed into one histogram per file (memory does not grow
+    with the data).
+
+    With the files' content ``digests`` (their data identity) and a ``cache``
+    file, a file's histogram is read from the cache when its digest is there and
+    stored in it otherwise: a sweep that restarts or grows reads no training jet
+    again for this (it used to read every constituent count of every file at
+    every start). The cache is written atomically; its sweep directory has one
+    writer (the scan's lock).
     """
-    histogram = np.zeros(0, dtype=np.int64)
-    for chunk in iterate_jets(paths, step_size="100 MB", constituent_fields=("px",)):
-        counts = np.bincount(ak.to_numpy(ak.num(chunk.constituents)))
-        if len(counts) > len(histogram):
-            histogram = np.pad(histogram, (0, len(counts) - len(histogram)))
+    if digests is not None and len(digests) != len(paths):
+        msg = f"{len(paths)} files but {len(digests)} digests"
+        raise ValueError(msg)
+    known: dict[str, list[int]] = (
+        json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    )
+    histograms = []
+    for i, path in enumerate(paths):
+        digest = digests[i] if digests is not None else None
+        if digest is None or digest not in known:
+            counts = _constituent_histogram(path)
+            if digest is not None:
+                known[digest] = counts.tolist()
+        else:
+            counts = np.asarray(known[digest], dtype=np.int64)
+        histograms.append(counts)
+    if cache is not None and digests is not None:
+        write_json(cache, known)
+    histogram = np.zeros(max((len(h) for h in histograms), default=0), dtype=np.int64)
+    for counts in histograms:
         histogram[: len(counts)] += counts
     if not histogram.sum():
         msg = f"no jets in {', '.join(paths)}"
@@ -111,3 +142,14 @@ def tokens_per_jet(paths: Sequence[str]) -> Callable[[int], float]:
     return lambda max_particles: float(
         (np.minimum(n_particles, max_particles) * histogram).sum() / jets
     )
+
+
+def _constituent_histogram(path: str) -> np.ndarray:
+    """Jets per constituent count (index) in one file, streamed."""
+    histogram = np.zeros(0, dtype=np.int64)
+    for chunk in iterate_jets([path], step_size="100 MB", constituent_fields=("px",)):
+        counts = np.bincount(ak.to_numpy(ak.num(chunk.constituents)))
+        if len(counts) > len(histogram):
+            histogram = np.pad(histogram, (0, len(counts) - len(histogram)))
+        histogram[: len(counts)] += counts
+    return histogram
