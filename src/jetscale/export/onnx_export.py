@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,10 +15,18 @@ import numpy as np
 import torch
 
 from jetscale.export.embedding import embedding_dim, logits_and_embedding
+from jetscale.export.fused_graph import CONTRIB_DOMAIN, FusedTransformerTagger
+from jetscale.export.quantize import (
+    QUANTIZATIONS,
+    Quantization,
+    quantization_effect,
+    quantization_summary,
+    quantize_int8,
+)
 from jetscale.features import build_features
 from jetscale.io import read_jets
 from jetscale.io.atomic import atomic_path, write_json
-from jetscale.nn import ModelConfig, build_model
+from jetscale.nn import JetTransformer, ModelConfig, build_model
 from jetscale.phase_space import CARD_NAME
 from jetscale.provenance import provenance
 from jetscale.sidecar import (
@@ -32,6 +42,11 @@ from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, loa
 from jetscale.train.data import TRAINING_DATA_NAME
 
 OPSET = 17
+#: The largest |torch - ONNX Runtime| a float32 export may show (``jetscale export`` fails above it).
+PARITY_TOLERANCE = 1e-4
+#: The model card's ``graph``: ONNX Runtime's fused attention operators, or standard ONNX only.
+GRAPH_FUSED = "fused attention (ONNX Runtime com.microsoft operators)"
+GRAPH_STANDARD = "standard ONNX operators"
 #: (batch, particles) shapes check_parity runs: one particle, typical, and beyond 128.
 PARITY_SHAPES = ((1, 1), (3, 7), (16, 64), (8, 128), (4, 150))
 #: The default jets of :func:`check_parity`: made by ``generate_class("QCD", 12, seed=5)``
@@ -90,7 +105,12 @@ def load_model(
 
 
 def export_onnx(
-    model: torch.nn.Module, n_features: int, path: str | Path, *, with_embedding: bool = False
+    model: torch.nn.Module,
+    n_features: int,
+    path: str | Path,
+    *,
+    with_embedding: bool = False,
+    fused: bool = True,
 ) -> None:
     """Write ``model`` wrapped in :class:`SoftmaxTagger` as ONNX to ``path`` and check it.
 
@@ -98,8 +118,16 @@ def export_onnx(
     P, output ``softmax``: weaver-core's layout, so its tools read our models too.
     ``with_embedding`` wraps it in :class:`EmbeddingTagger` instead: a second
     output ``embedding`` (N, D), the vector the classification head reads.
+
+    A Transformer is written with ONNX Runtime's fused attention operators
+    (:mod:`jetscale.export.fused_graph`), the same function, faster on CPU;
+    ``fused=False`` writes standard ONNX operators only, for other runtimes.
     """
-    wrapper = (EmbeddingTagger if with_embedding else SoftmaxTagger)(model).eval()
+    wrapper: torch.nn.Module
+    if fused and isinstance(model, JetTransformer):
+        wrapper = FusedTransformerTagger(model.eval(), with_embedding=with_embedding)
+    else:
+        wrapper = (EmbeddingTagger if with_embedding else SoftmaxTagger)(model).eval()
     output_names = [OUTPUT, EMBEDDING_OUTPUT] if with_embedding else [OUTPUT]
     example = (torch.zeros(2, n_features, 16), torch.ones(2, 1, 16))
     with warnings.catch_warnings():
@@ -117,6 +145,7 @@ def export_onnx(
             },
             opset_version=OPSET,
             dynamo=False,
+            custom_opsets={CONTRIB_DOMAIN: 1},
         )
     import onnx
 
@@ -152,12 +181,22 @@ def export_run(
     *,
     force: bool = False,
     with_embedding: bool = False,
+    fused: bool = True,
+    quantize: Quantization = "none",
+    evaluate_jets: ak.Array | None = None,
+    evaluate_sources: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, as a set.
 
     ``with_embedding`` adds the ONNX output ``embedding`` (N, D) (see
     :func:`export_onnx`), which the sidecar then records; without it the files
-    are those of a plain export.
+    are those of a plain export. ``fused=False`` writes standard ONNX operators
+    only (see :func:`export_onnx`).
+
+    ``quantize="int8"`` writes the int8 dynamic quantization of the graph
+    (:mod:`jetscale.export.quantize`); with ``evaluate_jets`` (labelled jets the
+    model never saw, from the files ``evaluate_sources``) the card records its
+    measured AUC change, score change and batch dependence against float32.
 
     A directory holds one model: the sidecar and card beside ``out`` belong to the
     ONNX file they sit with. If they exist and describe another model file (the
@@ -169,6 +208,9 @@ def export_run(
     onnx_path = Path(out)
     sidecar = onnx_path.with_name(SIDECAR_NAME)
     card = onnx_path.with_name(CARD_NAME)
+    if quantize not in QUANTIZATIONS:
+        msg = f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}"
+        raise ValueError(msg)
     if not force:
         _refuse_clobbering(onnx_path, sidecar, card)
     model, state = load_model(run_dir, checkpoint)
@@ -180,18 +222,41 @@ def export_run(
         atomic_path(sidecar) as sidecar_tmp,
         atomic_path(card) as card_tmp,
     ):
-        export_onnx(model, config.n_features, onnx_tmp, with_embedding=with_embedding)
-        write_json(
-            sidecar_tmp,
-            preprocess_json(
-                config.feature_set,
-                config.max_particles,
-                config.n_classes,
-                embedding_dim=embedding_dim(model) if with_embedding else None,
-                task=task,
-            ),
+        sidecar_content = preprocess_json(
+            config.feature_set,
+            config.max_particles,
+            config.n_classes,
+            embedding_dim=embedding_dim(model) if with_embedding else None,
+            task=task,
         )
-        write_json(card_tmp, {**model_card(Path(run_dir), state), "model_file": onnx_path.name})
+        fused = fused and isinstance(model, JetTransformer)
+        kwargs = {"with_embedding": with_embedding, "fused": fused}
+        quantization = quantization_summary(quantize)
+        if quantize == "int8":
+            with tempfile.TemporaryDirectory(dir=onnx_path.parent) as scratch:
+                fp32, int8 = Path(scratch) / "float32.onnx", Path(scratch) / "int8.onnx"
+                write_json(Path(scratch) / SIDECAR_NAME, sidecar_content)
+                export_onnx(model, config.n_features, fp32, **kwargs)
+                quantize_int8(fp32, int8)
+                if evaluate_jets is not None:
+                    effect = quantization_effect(
+                        fp32, int8, Path(scratch) / SIDECAR_NAME, evaluate_jets, evaluate_sources
+                    )
+                    quantization = {**(quantization or {}), "effect": effect}
+                shutil.copyfile(int8, onnx_tmp)
+        else:
+            export_onnx(model, config.n_features, onnx_tmp, **kwargs)
+        write_json(sidecar_tmp, sidecar_content)
+        write_json(
+            card_tmp,
+            {
+                **model_card(Path(run_dir), state),
+                "model_file": onnx_path.name,
+                "graph": GRAPH_FUSED if fused else GRAPH_STANDARD,
+                "precision": "int8" if quantize == "int8" else "float32",
+                "quantization": quantization,
+            },
+        )
     return {"onnx": onnx_path, "preprocess": sidecar, "model_card": card}
 
 

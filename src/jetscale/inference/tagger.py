@@ -52,6 +52,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -98,9 +99,17 @@ class ModelFileError(ValueError):
     """A model file ONNX Runtime cannot load; the message names the file."""
 
 
+class ProviderError(RuntimeError):
+    """A requested ONNX Runtime execution provider is not available where the model runs."""
+
+
 class NoEmbeddingError(ValueError):
     """The model has no ``embedding`` output (not exported with ``--with-embedding``)."""
 
+
+#: An ONNX Runtime execution provider: a name, or (name, provider options).
+Provider = str | tuple[str, dict[str, Any]]
+CPU_PROVIDER = "CPUExecutionProvider"
 
 #: What one pass over the jets returns: the scores, the embedding, or both.
 Product = Literal["scores", "embedding", "both"]
@@ -147,6 +156,13 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
     (jetscale's own say; weaver-core's do not, and mean ``"constant"``, weaver's
     default); ``buckets`` defaults to True when the graph reads a mask input.
     See the module docstring for the padding rules.
+
+    ``providers`` are ONNX Runtime execution providers in order of preference,
+    names or ``(name, options)`` pairs, e.g. ``["CUDAExecutionProvider",
+    "CPUExecutionProvider"]`` (default: CPU only). A process that runs the model
+    without one of them raises :class:`ProviderError` naming it, rather than
+    quietly running on CPU; a client that only builds the tagger for its
+    workers (dask) may lack them.
     """
 
     def __init__(
@@ -159,6 +175,7 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         class_names: Sequence[str] | None = None,
         pad_mode: PadMode | None = None,
         buckets: bool | None = None,
+        providers: Sequence[Provider] | None = None,
     ) -> None:
         nonserializable_attribute.__init__(self, ["session"])
         numpy_call_wrapper.__init__(self)
@@ -172,15 +189,21 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
             raise ValueError(msg)
         self.threads = threads
         self.batch_size = batch_size
+        self.providers: tuple[Provider, ...] = _checked_providers(providers)
         size = path.stat().st_size
         self.model_bytes: bytes | None = path.read_bytes() if size <= EMBED_LIMIT_BYTES else None
         content = self.model_bytes if self.model_bytes is not None else path.read_bytes()
         self.model_key = hashlib.sha256(content).hexdigest()
         # Open the model once here so a wrong file or sidecar fails before any data is read.
+        # Where this process lacks a requested provider (a CPU client of GPU workers) the
+        # check runs on CPU; each worker's own session then needs the providers.
+        here = _available_here(self.providers)
         try:
-            session = (
-                self.session
-            )  # kept: the first call needs no second open (dropped on pickling)
+            session = _cached_session(
+                self.model_key, self.model_bytes, self.model_path, self.threads, here
+            )
+            if here == self.providers:
+                self._session = session  # the first call needs no second open (dropped on pickling)
         except Exception as err:  # any file ONNX Runtime cannot load: corrupt, not ONNX, ...
             reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
             msg = f"{self.model_path}: not a model ONNX Runtime can load ({type(err).__name__}: {reason})"
@@ -284,8 +307,10 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
 
     # -- lazily created, never pickled -------------------------------------------------
     def _create_session(self) -> Any:
-        """The process's session for this model and thread count (see :func:`_cached_session`)."""
-        return _cached_session(self.model_key, self.model_bytes, self.model_path, self.threads)
+        """The process's session for this model, thread count and providers (see :func:`_cached_session`)."""
+        return _cached_session(
+            self.model_key, self.model_bytes, self.model_path, self.threads, self.providers
+        )
 
     # -- what the model needs ------------------------------------------------------------
     @property
@@ -530,28 +555,97 @@ class OnnxTagger(nonserializable_attribute, numpy_call_wrapper):
         return ak.Array(result.layout.to_typetracer(forget_length=True))
 
 
-_SESSIONS: dict[tuple[str, int], Any] = {}
+_SESSIONS: dict[tuple[str, int, str], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _cached_session(key: str, model_bytes: bytes | None, path: str, threads: int) -> Any:
-    """One ONNX Runtime session per (model content, threads) and process.
+def _provider_name(provider: Provider) -> str:
+    return provider if isinstance(provider, str) else provider[0]
+
+
+def _checked_providers(providers: Sequence[Provider] | None) -> tuple[Provider, ...]:
+    """The providers as ONNX Runtime takes them: names, or (name, options) pairs; CPU by default."""
+    if providers is None:
+        return (CPU_PROVIDER,)
+    if isinstance(providers, str) or not providers:
+        msg = (
+            f"providers must be a non-empty sequence of ONNX Runtime execution provider names "
+            f"(or (name, options) pairs), e.g. ['CUDAExecutionProvider', '{CPU_PROVIDER}'], "
+            f"got {providers!r}"
+        )
+        raise ValueError(msg)
+    checked: list[Provider] = []
+    for provider in providers:
+        if isinstance(provider, str):
+            checked.append(provider)
+        elif (
+            isinstance(provider, tuple | list)
+            and len(provider) == 2
+            and isinstance(provider[0], str)
+            and isinstance(provider[1], Mapping)
+        ):
+            checked.append((provider[0], dict(provider[1])))
+        else:
+            msg = f"provider {provider!r} is neither a name nor a (name, options dict) pair"
+            raise ValueError(msg)
+    return tuple(checked)
+
+
+def _available_here(providers: tuple[Provider, ...]) -> tuple[Provider, ...]:
+    """``providers`` if this process has them all, else the CPU provider (see OnnxTagger.__init__)."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    missing = [_provider_name(p) for p in providers if _provider_name(p) not in available]
+    if not missing:
+        return providers
+    log.info(
+        "execution provider(s) %s not available in this process (available: %s); the model "
+        "is checked on CPU here, and processes that run it must have them",
+        ", ".join(missing),
+        ", ".join(available),
+    )
+    return (CPU_PROVIDER,)
+
+
+def _cached_session(
+    key: str,
+    model_bytes: bytes | None,
+    path: str,
+    threads: int,
+    providers: tuple[Provider, ...] = (),
+) -> Any:
+    """One ONNX Runtime session per (model content, threads, providers) and process.
 
     coffea's Runner unpickles the processor for every chunk, which drops the
     wrapper's session; without this cache each chunk would pay 25-50 ms to
     rebuild it. ``InferenceSession.run`` is thread-safe, so threads may share it.
-    """
-    with _SESSIONS_LOCK:
-        session = _SESSIONS.get((key, threads))
-        if session is None:
-            import onnxruntime as ort
 
+    A requested provider this process lacks is an error naming it: ONNX Runtime
+    itself would only warn and run on CPU, a silent change of hardware.
+    """
+    import onnxruntime as ort
+
+    providers = providers or (CPU_PROVIDER,)
+    available = ort.get_available_providers()
+    missing = [_provider_name(p) for p in providers if _provider_name(p) not in available]
+    if missing:
+        msg = (
+            f"{path}: execution provider(s) {', '.join(missing)} requested but not available "
+            f"in this process on {socket.gethostname()} (available: {', '.join(available)}; "
+            "a GPU provider needs the onnxruntime-gpu package and a GPU)"
+        )
+        raise ProviderError(msg)
+    cache_key = (key, threads, repr(providers))
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(cache_key)
+        if session is None:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             source = model_bytes if model_bytes is not None else path
-            session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-            _SESSIONS[(key, threads)] = session
+            session = ort.InferenceSession(source, options, providers=list(providers))
+            _SESSIONS[cache_key] = session
         return session
 
 
