@@ -109,6 +109,11 @@ def test_an_empty_jet_attends_uniformly_as_in_torch(run: Path, exports: dict[str
     (got,) = session.run(None, {"pf_features": features, "pf_mask": mask_input})
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-5, rtol=0)
+    none = np.zeros_like(mask_input)  # a batch without a single particle
+    with torch.no_grad():
+        expected = SoftmaxTagger(model)(torch.from_numpy(features), torch.from_numpy(none))
+    (got,) = session.run(None, {"pf_features": features, "pf_mask": none})
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5, rtol=0)
 
 
 def test_a_pfn_has_no_attention_and_exports_as_before(tmp_path: Path) -> None:
@@ -117,6 +122,12 @@ def test_a_pfn_has_no_attention_and_exports_as_before(tmp_path: Path) -> None:
     assert isinstance(model, ParticleFlowNetwork)
     export_onnx(model, config.n_features, tmp_path / "pfn.onnx")
     assert {domain for domain, _ in op_counts(tmp_path / "pfn.onnx")} <= {"", "ai.onnx"}
+
+
+def test_export_leaves_the_model_in_eval_mode(tmp_path: Path) -> None:
+    model = build_model(ModelConfig(d_model=8, n_heads=2, max_particles=8)).eval()
+    export_onnx(model, 21, tmp_path / "model.onnx")
+    assert not any(module.training for module in model.modules())
 
 
 def test_the_fused_graph_refuses_a_model_in_training_mode() -> None:

@@ -11,8 +11,15 @@ separate bias Add. Written here instead:
   heads in one CPU kernel, padded particles masked as keys;
 * class attention (only the class token queries) as one
   ``com.microsoft.MultiHeadAttention`` node, the projection biases folded into it;
-* every other linear layer on the (B * P, D) matrix of tokens, which exports
-  as ``Gemm`` with the bias inside the matrix product.
+* every other linear layer on the matrix of the batch's real particles only
+  (padded slots are gathered out and scattered back for attention), which
+  exports as ``Gemm`` with the bias inside the matrix product.
+
+Padded slots therefore cost nothing outside attention, and their values never
+matter: attention masks them as keys, and no output reads them (an empty jet's
+class token attends only to itself). The result is the model's for every jet,
+empty ones included, and a jet's scores do not depend on the other jets of its
+batch: each real particle's row is computed alone.
 
 Measured against the plain export, MultiHeadAttention for every block, ONNX
 Runtime's transformer optimizer and the opset-23 ``Attention`` of the dynamo
@@ -151,6 +158,9 @@ class FusedTransformerTagger(nn.Module):
             raise ValueError(msg)
         self.model = model
         self.with_embedding = with_embedding
+        # An nn.Module starts in training mode, and the exporter restores the wrapper's mode
+        # (recursively) after tracing: without this, exporting would leave ``model`` training.
+        self.eval()
 
     def forward(
         self, pf_features: torch.Tensor, pf_mask: torch.Tensor
@@ -158,18 +168,25 @@ class FusedTransformerTagger(nn.Module):
         model = self.model
         batch, n_features, slots = pf_features.shape
         width = model.config.d_model
-        tokens = pf_features.transpose(1, 2).reshape(batch * slots, n_features)
         key_valid = (pf_mask[:, 0] > 0).to(torch.int32)  # (B, P), as SoftmaxTagger's mask
-        h = model.embed(tokens)  # (B * P, D)
+        # Real particles only, (T, .) with T the particles of the batch: padded slots never
+        # reach a linear layer. Attention scatters them into (B, P, D), zeros in the padded
+        # slots, which it masks as keys; no output reads a padded slot's result.
+        real = torch.nonzero(key_valid.reshape(-1)).reshape(-1)  # (T,)
+        tokens = pf_features.transpose(1, 2).reshape(batch * slots, n_features)
+        h = model.embed(tokens.index_select(0, real))  # (T, D)
+        slotted = torch.zeros(batch * slots, width, dtype=h.dtype)
         for block in cast("list[Block]", model.blocks):
             attention = block.attention
             weight = torch.cat([attention.query.weight, attention.key_value.weight]).t()
             bias = torch.cat([attention.query.bias, attention.key_value.bias])
-            normed = _layer_norm(h, block.norm_attention).reshape(batch, slots, width)
-            mixed = SelfAttentionOp.apply(normed, weight, bias, key_valid, attention.n_heads)
-            h = h + attention.out(mixed.reshape(batch * slots, width))
+            normed = _layer_norm(h, block.norm_attention)
+            padded = slotted.index_put((real,), normed).reshape(batch, slots, width)
+            mixed = SelfAttentionOp.apply(padded, weight, bias, key_valid, attention.n_heads)
+            mixed = mixed.reshape(batch * slots, width).index_select(0, real)
+            h = h + attention.out(mixed)
             h = h + block.feed_forward(_layer_norm(h, block.norm_ff))
-        particles = h.reshape(batch, slots, width)
+        particles = slotted.index_put((real,), h).reshape(batch, slots, width)
         with_class = torch.cat([torch.ones_like(key_valid[:, :1]), key_valid], dim=1)
         cls = model.class_token.expand(batch, 1, width).reshape(batch, width)
         for class_block in cast("list[ClassBlock]", model.class_blocks):
