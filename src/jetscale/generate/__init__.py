@@ -8,6 +8,7 @@ again. The pipeline, one module per step:
 * :mod:`.signals` -- class names: JetClass's ten and new signals ``X<decay>_m<mass>``;
 * :mod:`.processes` -- Pythia settings per class (13 TeV, pT-hat window, forced decays);
 * :mod:`.events` -- Pythia set-up and final-state particles into numpy;
+* :mod:`.event_memory` -- the event record read from memory in bulk (the bindings checking it);
 * :mod:`.truth` -- resonance decays and DeltaR matching to jets;
 * :mod:`.cards` / :mod:`.detector` -- detector cards and the detector response;
 * :mod:`.substructure` -- anti-kT clustering, soft drop and N-subjettiness (FastJet);

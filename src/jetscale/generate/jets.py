@@ -7,21 +7,26 @@ layout of :mod:`jetscale.schema`: jet kinematics from the E-scheme sum of the
 constituents, soft drop, N-subjettiness, and constituents sorted by descending pT
 (ties by their order in the event) with ``deta = eta - eta_jet`` and
 ``dphi = phi - phi_jet`` wrapped into [-pi, pi].
+
+Everything between the FastJet calls is numpy on flat arrays (one entry per
+particle, jet or constituent of the whole batch), and the records are assembled
+from awkward's layout classes directly: the high-level awkward operations this
+replaced cost more than the clustering itself. Jet kinematics follow the
+formulas of ``vector`` (which computed them before), so the records are
+bit-for-bit those of the awkward version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
-import vector
 
 from jetscale import schema
 from jetscale.generate.detector import RecoParticles
-from jetscale.generate.substructure import cluster_constituents, nsubjettiness, softdrop_mass
-
-vector.register_awkward()
+from jetscale.generate.substructure import cluster_jets, jet_substructure
 
 JET_PT_MIN = 500.0  # GeV
 JET_PT_MAX = 1000.0  # GeV
@@ -30,19 +35,6 @@ DEFAULT_PT_RANGE: tuple[float, float] = (JET_PT_MIN, JET_PT_MAX)
 #: Highest jet pT a window may reach, GeV: half the 13 TeV collision energy.
 PT_LIMIT = 6500.0
 JET_ABS_ETA_MAX = 2.0
-
-_PARTICLE_FIELDS = (
-    "px",
-    "py",
-    "pz",
-    "energy",
-    "charge",
-    "d0val",
-    "d0err",
-    "dzval",
-    "dzerr",
-    *schema.CONSTITUENT_INT_FIELDS,
-)
 
 
 def check_pt_range(pt_range: tuple[float, float] | list[float]) -> tuple[float, float]:
@@ -58,47 +50,103 @@ def check_pt_range(pt_range: tuple[float, float] | list[float]) -> tuple[float, 
     return low, high
 
 
+@dataclass(frozen=True)
+class JetCandidates:
+    """Jets of a batch of events in the window, flat: ``(J,)`` arrays and their constituents."""
+
+    event: np.ndarray  # (J,) int64, event of each jet, ascending
+    pt: np.ndarray  # (J,) GeV, E-scheme sum of the constituents
+    eta: np.ndarray
+    phi: np.ndarray
+    energy: np.ndarray  # (J,) GeV
+    #: (J + 1,) int64: the constituents of jet j are ``index[offsets[j]:offsets[j + 1]]``
+    offsets: np.ndarray
+    #: (C,) int64 positions of the constituents in the RecoParticles, in FastJet's order
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pt)
+
+    def take(self, jets: np.ndarray) -> JetCandidates:
+        """The candidates ``jets`` (indices, or a boolean mask), in that order."""
+        jets = np.arange(len(self))[jets] if jets.dtype == np.bool_ else jets
+        offsets, positions = _gather_lists(self.offsets, jets)
+        return JetCandidates(
+            self.event[jets],
+            self.pt[jets],
+            self.eta[jets],
+            self.phi[jets],
+            self.energy[jets],
+            offsets,
+            self.index[positions],
+        )
+
+
+def _gather_lists(offsets: np.ndarray, lists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and flat positions of the lists ``lists`` of a ``(list, item)`` layout, in that order."""
+    counts = np.diff(offsets)[lists]
+    new_offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(counts, out=new_offsets[1:])
+    positions = np.arange(new_offsets[-1]) + np.repeat(offsets[lists] - new_offsets[:-1], counts)
+    return new_offsets, positions
+
+
+def _eta(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> np.ndarray:
+    """Pseudorapidity as ``vector`` computes it (0 for a null momentum, +-inf along the beam)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.arcsinh(pz / np.sqrt(px**2 + py**2))
+    eta[np.isnan(eta) & (pz == 0)] = 0.0
+    return eta
+
+
 def candidate_jets(
     reco: RecoParticles, n_events: int, pt_range: tuple[float, float] = DEFAULT_PT_RANGE
-) -> tuple[ak.Array, ak.Array]:
-    """Cluster all events; return ``(jets, constituents)`` for jets in the window.
+) -> JetCandidates:
+    """Cluster all events; the jets in the window with their constituents.
 
-    The window is ``pt_range[0] < pT < pt_range[1]`` (GeV) and ``|eta| < 2``.
-
-    ``jets`` is ``(event, jet)`` with ``pt, eta, phi, energy`` (GeV); ``constituents``
-    is ``(event, jet, constituent)`` with the :class:`RecoParticles` fields plus
-    ``index`` (position of the particle in its event).
+    The window is ``pt_range[0] < pT < pt_range[1]`` (GeV) and ``|eta| < 2``; jets
+    come in event order, then in FastJet's order.
     """
     counts = np.bincount(reco.event, minlength=n_events)
-    flat = {name: getattr(reco, name) for name in _PARTICLE_FIELDS}
-    flat["index"] = np.arange(len(reco)) - np.repeat(np.cumsum(counts) - counts, counts)
-    particles = ak.zip(flat)
+    event_offsets = np.zeros(n_events + 1, dtype=np.int64)
+    np.cumsum(counts, out=event_offsets[1:])
     pt_min, pt_max = pt_range
-    indices = cluster_constituents(
-        ak.unflatten(particles, counts), min_pt=pt_min
-    )  # (event, jet, constituent)
-    # Global positions in the flat particle arrays, then back to (event, jet, constituent).
-    starts = np.cumsum(counts) - counts
-    jets_per_event = ak.to_numpy(ak.num(indices, axis=1))
-    constituents_per_jet = ak.to_numpy(ak.flatten(ak.num(indices, axis=2)))
-    flat_index = ak.to_numpy(ak.flatten(indices, axis=None)) + np.repeat(
-        np.repeat(starts, jets_per_event), constituents_per_jet
+    jet_offsets, offsets, index = cluster_jets(
+        reco.px, reco.py, reco.pz, reco.energy, event_offsets, min_pt=pt_min
     )
-    constituents = ak.unflatten(
-        ak.unflatten(particles[flat_index], constituents_per_jet), jets_per_event
+    n_jets = len(offsets) - 1
+    jet_of = np.repeat(np.arange(n_jets), np.diff(offsets))
+    # bincount adds in input order, as awkward's sum over each jet's list did.
+    px, py, pz, energy = (
+        np.bincount(jet_of, weights=column[index], minlength=n_jets)
+        for column in (reco.px, reco.py, reco.pz, reco.energy)
     )
-    p4 = ak.zip(
-        {
-            "px": ak.sum(constituents.px, axis=-1),
-            "py": ak.sum(constituents.py, axis=-1),
-            "pz": ak.sum(constituents.pz, axis=-1),
-            "E": ak.sum(constituents.energy, axis=-1),
-        },
-        with_name="Momentum4D",
+    pt = np.sqrt(px**2 + py**2)
+    eta = _eta(px, py, pz)
+    candidates = JetCandidates(
+        event=np.repeat(np.arange(n_events), np.diff(jet_offsets)),
+        pt=pt,
+        eta=eta,
+        phi=np.arctan2(py, px),
+        energy=energy,
+        offsets=offsets,
+        index=index,
     )
-    jets = ak.zip({"pt": p4.pt, "eta": p4.eta, "phi": p4.phi, "energy": p4.E})
-    in_window = (jets.pt > pt_min) & (jets.pt < pt_max) & (abs(jets.eta) < JET_ABS_ETA_MAX)
-    return jets[in_window], constituents[in_window]
+    in_window = (pt > pt_min) & (pt < pt_max) & (abs(eta) < JET_ABS_ETA_MAX)
+    return candidates.take(in_window)
+
+
+def _per_event(candidates: JetCandidates, n_events: int) -> ak.Array:
+    """The candidates as a jagged ``(event, jet)`` array with ``pt, eta, phi, energy``."""
+    offsets = np.zeros(n_events + 1, dtype=np.int64)
+    np.cumsum(np.bincount(candidates.event, minlength=n_events), out=offsets[1:])
+    fields = ("pt", "eta", "phi", "energy")
+    columns = [ak.contents.NumpyArray(getattr(candidates, name)) for name in fields]
+    return ak.Array(
+        ak.contents.ListOffsetArray(
+            ak.index.Index64(offsets), ak.contents.RecordArray(columns, list(fields))
+        )
+    )
 
 
 def build_jets(
@@ -115,65 +163,65 @@ def build_jets(
     boolean mask of the same shape; ``None`` keeps every jet in the window.
     Jets come out in event order, and by descending pT within an event.
     """
-    jets, constituents = candidate_jets(reco, n_events, pt_range)
+    candidates = candidate_jets(reco, n_events, pt_range)
+    keep = np.ones(len(candidates), dtype=bool)
     if select is not None:
-        mask = select(jets)
-        jets, constituents = jets[mask], constituents[mask]
-    order = ak.argsort(jets.pt, axis=1, ascending=False, stable=True)
-    jets = ak.flatten(jets[order], axis=1)
-    constituents = ak.flatten(constituents[order], axis=1)  # (jet, constituent)
-    return _records(jets, _sort_by_pt(constituents), label)
+        mask = select(_per_event(candidates, n_events))
+        keep = np.asarray(ak.to_numpy(ak.flatten(mask, axis=1)), dtype=bool)
+    # Stable: equal pT keep FastJet's order.
+    order = np.lexsort((-candidates.pt, candidates.event))
+    jets = candidates.take(order[keep[order]])
+    return _records(jets, _sort_by_pt(jets, reco), reco, label)
 
 
-def _sort_by_pt(constituents: ak.Array) -> ak.Array:
-    """Constituents of each jet by descending pT, ties by original index."""
-    counts = ak.to_numpy(ak.num(constituents, axis=1))
-    flat = ak.flatten(constituents, axis=1)
-    pt = np.hypot(ak.to_numpy(flat.px), ak.to_numpy(flat.py))
-    jet_id = np.repeat(np.arange(len(counts)), counts)
-    order = np.lexsort((ak.to_numpy(flat.index), -pt, jet_id))
-    return ak.unflatten(flat[order], counts)
+def _sort_by_pt(jets: JetCandidates, reco: RecoParticles) -> np.ndarray:
+    """The constituents of each jet by descending pT, ties by position in the event (flat positions)."""
+    pt = np.hypot(reco.px[jets.index], reco.py[jets.index])
+    jet_id = np.repeat(np.arange(len(jets)), np.diff(jets.offsets))
+    return jets.index[np.lexsort((jets.index, -pt, jet_id))]
 
 
-def _records(jets: ak.Array, constituents: ak.Array, label: int) -> ak.Array:
-    counts = ak.to_numpy(ak.num(constituents, axis=1))
-    flat = ak.flatten(constituents, axis=1)
-    px, py, pz = (ak.to_numpy(flat[f]) for f in ("px", "py", "pz"))
+def _records(jets: JetCandidates, index: np.ndarray, reco: RecoParticles, label: int) -> ak.Array:
+    """The JetClass records of ``jets``, whose constituents are ``index`` (sorted, flat positions)."""
+    counts = np.diff(jets.offsets)
+    px, py, pz, energy = (reco.px[index], reco.py[index], reco.pz[index], reco.energy[index])
     pt = np.hypot(px, py)
     eta = np.arcsinh(pz / pt)
     phi = np.arctan2(py, px)
-    jet_eta = np.repeat(ak.to_numpy(jets.eta), counts)
-    jet_phi = np.repeat(ak.to_numpy(jets.phi), counts)
+    jet_eta = np.repeat(jets.eta, counts)
+    jet_phi = np.repeat(jets.phi, counts)
     content = {
         "px": px,
         "py": py,
         "pz": pz,
-        "energy": ak.to_numpy(flat.energy),
+        "energy": energy,
         # JetClass's convention: the sign flips for backward jets (eta_jet < 0), so
         # deta > 0 always points away from the beam-line's nearer end.
         "deta": np.where(jet_eta > 0, 1.0, -1.0) * (eta - jet_eta),
         "dphi": (phi - jet_phi + np.pi) % (2 * np.pi) - np.pi,
-        **{f: ak.to_numpy(flat[f]) for f in ("d0val", "d0err", "dzval", "dzerr", "charge")},
+        **{f: getattr(reco, f)[index] for f in ("d0val", "d0err", "dzval", "dzerr", "charge")},
     }
-    fields = {
-        f: ak.unflatten(content[f].astype(np.float32), counts)
-        for f in schema.CONSTITUENT_FLOAT_FIELDS
-    }
-    fields |= {
-        f: ak.unflatten(ak.to_numpy(flat[f]).astype(np.int32), counts)
-        for f in schema.CONSTITUENT_INT_FIELDS
-    }
-    taus = nsubjettiness(constituents)
+    fields = {f: content[f].astype(np.float32) for f in schema.CONSTITUENT_FLOAT_FIELDS}
+    fields |= {f: getattr(reco, f)[index].astype(np.int32) for f in schema.CONSTITUENT_INT_FIELDS}
+    sdmass, taus = jet_substructure(px, py, pz, energy, jets.offsets)
     record = {
-        "pt": ak.to_numpy(jets.pt),
-        "eta": ak.to_numpy(jets.eta),
-        "phi": ak.to_numpy(jets.phi),
-        "energy": ak.to_numpy(jets.energy),
+        "pt": jets.pt,
+        "eta": jets.eta,
+        "phi": jets.phi,
+        "energy": jets.energy,
         "nparticles": counts,
-        "sdmass": softdrop_mass(constituents),
+        "sdmass": sdmass,
         **{f"tau{n}": taus[:, n - 1] for n in range(1, 5)},
     }
     out = {f: np.asarray(v, dtype=np.float32) for f, v in record.items()}
     out["label"] = np.full(len(counts), label, dtype=np.int32)
-    out["constituents"] = ak.zip(fields)
-    return ak.zip(out, depth_limit=1)
+    constituents = ak.contents.ListOffsetArray(
+        ak.index.Index64(jets.offsets),
+        ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in fields.values()], list(fields)),
+    )
+    contents = [ak.contents.NumpyArray(v) for v in out.values()]
+    return ak.Array(
+        ak.contents.RecordArray(
+            [*contents, constituents], [*out, "constituents"], length=len(counts)
+        )
+    )

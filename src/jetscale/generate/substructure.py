@@ -1,14 +1,24 @@
 """Jet clustering and substructure with FastJet's awkward interface, many events at once.
 
-* :func:`cluster_constituents` -- anti-kT R = 0.8 jets of every event, as indices
-  of their constituents;
-* :func:`softdrop_mass` -- soft-drop mass (z_cut = 0.1, beta = 0, R0 = 0.8);
-* :func:`nsubjettiness` -- tau_1..tau_4 with beta = 1 (normalised measure,
-  one-pass kT axes, R0 = 0.8).
+* :func:`cluster_jets` -- anti-kT R = 0.8 jets of every event, as positions of
+  their constituents in flat particle arrays (:func:`cluster_constituents`: the
+  same on a jagged awkward array);
+* :func:`jet_substructure` -- soft-drop mass (z_cut = 0.1, beta = 0, R0 = 0.8) and
+  N-subjettiness tau_1..tau_4 with beta = 1 (normalised measure, one-pass kT axes,
+  R0 = 0.8) of many jets (:func:`softdrop_mass`, :func:`nsubjettiness`: one each,
+  on a jagged awkward array).
 
-The last two take one list of constituents per jet: each jet is handed to FastJet
-as its own "event" and reclustered with Cambridge/Aachen at a radius larger than
-any two constituents' separation, so its single exclusive jet holds them all.
+The substructure takes one list of constituents per jet: each jet is handed to
+FastJet as its own "event" and reclustered with Cambridge/Aachen at a radius
+larger than any two constituents' separation, so its single exclusive jet holds
+them all.
+
+FastJet sees every batch in one call: its awkward interface clusters all events
+of a ``(event, particle)`` array in C++, three to four times faster per event
+than building one ``PseudoJet`` per particle in Python. The arrays handed to it
+are built from the flat numpy columns with awkward's layout classes (no
+``ak.zip``): high-level awkward operations around a call cost as much as the
+clustering of a batch.
 """
 
 from __future__ import annotations
@@ -59,16 +69,64 @@ def _silence_banner(fastjet: Any) -> None:
         os.close(saved)
 
 
-def _four_vectors(particles: ak.Array) -> ak.Array:
-    """``px, py, pz, E`` records (float64) from records with ``px, py, pz, energy``."""
-    return ak.zip(
-        {
-            "px": ak.values_astype(particles.px, np.float64),
-            "py": ak.values_astype(particles.py, np.float64),
-            "pz": ak.values_astype(particles.pz, np.float64),
-            "E": ak.values_astype(particles.energy, np.float64),
-        }
+def _jagged_four_vectors(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray, offsets: np.ndarray
+) -> ak.Array:
+    """``(list, particle)`` records ``px, py, pz, E`` (float64) from flat columns and list offsets."""
+    columns = [
+        ak.contents.NumpyArray(np.ascontiguousarray(column, dtype=np.float64))
+        for column in (px, py, pz, energy)
+    ]
+    return ak.Array(
+        ak.contents.ListOffsetArray(
+            ak.index.Index64(np.asarray(offsets, dtype=np.int64)),
+            ak.contents.RecordArray(columns, ["px", "py", "pz", "E"]),
+        )
     )
+
+
+def _flat_four_vectors(
+    particles: ak.Array,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(px, py, pz, energy, offsets)`` of a jagged awkward array of ``px, py, pz, energy`` records."""
+    offsets = np.zeros(len(particles) + 1, dtype=np.int64)
+    np.cumsum(ak.to_numpy(ak.num(particles, axis=1)), out=offsets[1:])
+    px, py, pz, energy = (
+        ak.to_numpy(ak.flatten(particles[name], axis=1)).astype(np.float64)
+        for name in ("px", "py", "pz", "energy")
+    )
+    return px, py, pz, energy, offsets
+
+
+def cluster_jets(
+    px: np.ndarray,
+    py: np.ndarray,
+    pz: np.ndarray,
+    energy: np.ndarray,
+    offsets: np.ndarray,
+    min_pt: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anti-kT R = 0.8 jets above ``min_pt`` (GeV) of many events, from flat arrays.
+
+    ``px, py, pz, energy`` (GeV) hold the particles of every event one after the
+    other, event ``i`` at ``offsets[i]:offsets[i + 1]``. Returns
+    ``(jet_offsets, constituent_offsets, index)``: the jets of event ``i`` are
+    ``jet_offsets[i]:jet_offsets[i + 1]`` (``(events + 1,)``), the constituents of
+    jet ``j`` are ``index[constituent_offsets[j]:constituent_offsets[j + 1]]``
+    (``(jets + 1,)``), positions in the flat arrays, in FastJet's order.
+    """
+    fj = _fastjet()
+    jetdef = fj.JetDefinition(fj.antikt_algorithm, JET_RADIUS)
+    sequence = fj.ClusterSequence(_jagged_four_vectors(px, py, pz, energy, offsets), jetdef)
+    indices = sequence.constituent_index(min_pt).layout  # (event, jet, constituent)
+    jet_offsets = np.asarray(indices.offsets, dtype=np.int64)
+    constituent_offsets = np.asarray(indices.content.offsets, dtype=np.int64)
+    # FastJet's index buffer may be longer than its offsets use.
+    local = np.asarray(indices.content.content.data)[: constituent_offsets[-1]]
+    event_start = np.asarray(offsets, dtype=np.int64)[:-1]
+    jet_start = np.repeat(event_start, np.diff(jet_offsets))
+    index = local + np.repeat(jet_start, np.diff(constituent_offsets))
+    return jet_offsets, constituent_offsets, index
 
 
 def cluster_constituents(particles: ak.Array, min_pt: float) -> ak.Array:
@@ -77,36 +135,46 @@ def cluster_constituents(particles: ak.Array, min_pt: float) -> ak.Array:
     ``particles`` is jagged ``(event, particle)`` with ``px, py, pz, energy``; the
     result is ``(event, jet, constituent)`` indices into each event's particles.
     """
-    fj = _fastjet()
-    jetdef = fj.JetDefinition(fj.antikt_algorithm, JET_RADIUS)
-    return fj.ClusterSequence(_four_vectors(particles), jetdef).constituent_index(min_pt)
+    px, py, pz, energy, offsets = _flat_four_vectors(particles)
+    jet_offsets, constituent_offsets, index = cluster_jets(px, py, pz, energy, offsets, min_pt)
+    jet_event_start = np.repeat(offsets[:-1], np.diff(jet_offsets))
+    local = index - np.repeat(jet_event_start, np.diff(constituent_offsets))
+    return ak.unflatten(ak.unflatten(local, np.diff(constituent_offsets)), np.diff(jet_offsets))
 
 
-def _per_jet_sequence(constituents: ak.Array) -> Any:
+def jet_substructure(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Soft-drop mass ``(jets,)`` (GeV) and tau_1..tau_4 ``(jets, 4)`` of many jets.
+
+    The constituents of jet ``j`` are ``offsets[j]:offsets[j + 1]`` of the flat
+    ``px, py, pz, energy`` (GeV). Both come from one C/A reclustering of each jet.
+    """
+    n_jets = len(offsets) - 1
+    if n_jets == 0:
+        return np.zeros(0), np.zeros((0, 4))
     fj = _fastjet()
     jetdef = fj.JetDefinition(fj.cambridge_algorithm, _RECLUSTER_RADIUS)
-    return fj.ClusterSequence(_four_vectors(constituents), jetdef)
-
-
-def softdrop_mass(constituents: ak.Array) -> np.ndarray:
-    """Soft-drop mass (GeV) of each jet; ``constituents`` is jagged ``(jet, constituent)``."""
-    if len(constituents) == 0:
-        return np.zeros(0)
-    groomed = _per_jet_sequence(constituents).exclusive_jets_softdrop_grooming(
+    sequence = fj.ClusterSequence(_jagged_four_vectors(px, py, pz, energy, offsets), jetdef)
+    groomed = sequence.exclusive_jets_softdrop_grooming(
         njets=1, beta=SOFTDROP_BETA, symmetry_cut=SOFTDROP_ZCUT, R0=JET_RADIUS
     )
-    return np.asarray(ak.to_numpy(groomed.msoftdrop), dtype=np.float64)
-
-
-def nsubjettiness(constituents: ak.Array) -> np.ndarray:
-    """N-subjettiness ``(jet, 4)`` array of tau_1..tau_4 (beta = 1, normalised, one-pass kT axes)."""
-    if len(constituents) == 0:
-        return np.zeros((0, 4))
-    taus = _per_jet_sequence(constituents).njettiness(
+    taus = sequence.njettiness(
         measure_definition="NormalizedMeasure",
         axes_definition="OnePass_KT_Axes",
         njets=[1, 2, 3, 4],
         beta=NSUBJETTINESS_BETA,
         R0=JET_RADIUS,
     )
-    return np.asarray(ak.to_numpy(taus), dtype=np.float64).reshape(len(constituents), 4)
+    sdmass = np.asarray(ak.to_numpy(groomed.msoftdrop), dtype=np.float64)
+    return sdmass, np.asarray(ak.to_numpy(taus), dtype=np.float64).reshape(n_jets, 4)
+
+
+def softdrop_mass(constituents: ak.Array) -> np.ndarray:
+    """Soft-drop mass (GeV) of each jet; ``constituents`` is jagged ``(jet, constituent)``."""
+    return jet_substructure(*_flat_four_vectors(constituents))[0]
+
+
+def nsubjettiness(constituents: ak.Array) -> np.ndarray:
+    """N-subjettiness ``(jet, 4)`` array of tau_1..tau_4 (beta = 1, normalised, one-pass kT axes)."""
+    return jet_substructure(*_flat_four_vectors(constituents))[1]

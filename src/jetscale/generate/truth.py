@@ -15,11 +15,8 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import vector
 
 from jetscale.generate.processes import ProcessSpec
-
-vector.register_awkward()
 
 #: Default matching radius, equal to the jet radius.
 MATCH_RADIUS = 0.8
@@ -79,28 +76,35 @@ def _collect_products(event: Any, particle: Any, out: list[Any]) -> None:
             out.append(daughter)
 
 
+def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
+    """``DeltaR`` with ``DeltaPhi`` wrapped into [-pi, pi), as ``vector``'s ``deltaR`` computes it."""
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return np.sqrt(dphi**2 + (eta1 - eta2) ** 2)
+
+
 def match_jets(
     jets: ak.Array, decays: list[list[list[Member]]], radius: float = MATCH_RADIUS
 ) -> ak.Array:
     """Which jets are truth-matched, as a jagged boolean array shaped like ``jets``.
 
     ``jets`` is jagged per event with fields ``pt, eta, phi``; ``decays`` holds per
-    event a list of decays from :func:`find_decays`.
+    event a list of decays from :func:`find_decays`. A batch holds a few decays
+    per event, so they are visited in Python with numpy per decay.
     """
-    jet_vectors = ak.zip({"rho": jets.pt, "eta": jets.eta, "phi": jets.phi}, with_name="Momentum3D")
-    if not any(decays):
-        return ak.values_astype(ak.zeros_like(jets.pt), bool)
-    members = ak.Array(decays)  # (event, decay, member) tuples (pt, eta, phi)
-    decay_vectors = ak.zip(
-        {"rho": members["0"], "eta": members["1"], "phi": members["2"]}, with_name="Momentum3D"
-    )
-    pairs = ak.cartesian(
-        {"jet": jet_vectors, "decay": decay_vectors}, nested=True
-    )  # (event, jet, decay)
-    delta_r = pairs.jet.deltaR(pairs.decay)  # (event, jet, decay, member)
-    contained = ak.all(delta_r < radius, axis=-1)  # (event, jet, decay)
-    score = ak.where(contained, delta_r[..., 0], np.inf)
-    best_jet = ak.argmin(score, axis=1)  # (event, decay): closest jet to each resonance
-    jet_index = ak.local_index(score, axis=1)
-    owns = contained & (jet_index == best_jet[:, np.newaxis, :])
-    return ak.fill_none(ak.any(owns, axis=-1), False)
+    counts = ak.to_numpy(ak.num(jets, axis=1))
+    starts = np.cumsum(counts) - counts
+    flat = ak.flatten(jets, axis=1)
+    eta = np.asarray(ak.to_numpy(flat.eta), dtype=np.float64)
+    phi = np.asarray(ak.to_numpy(flat.phi), dtype=np.float64)
+    matched = np.zeros(len(eta), dtype=bool)
+    for start, count, event_decays in zip(starts, counts, decays, strict=True):
+        jets_eta = eta[start : start + count, np.newaxis]
+        jets_phi = phi[start : start + count, np.newaxis]
+        for decay in event_decays:
+            members = np.asarray(decay, dtype=np.float64)  # (member, 3): pt, eta, phi
+            dr = delta_r(jets_eta, jets_phi, members[:, 1], members[:, 2])  # (jet, member)
+            contained = np.all(dr < radius, axis=1)
+            if contained.any():
+                # the contained jet closest to the resonance gets the decay
+                matched[start + np.argmin(np.where(contained, dr[:, 0], np.inf))] = True
+    return ak.unflatten(matched, counts)

@@ -29,7 +29,8 @@ import numpy as np
 
 from jetscale.generate.cards import DetectorCard, parse_card, read_card_text
 from jetscale.generate.detector import apply_detector
-from jetscale.generate.events import ChargeTable, final_particles, make_pythia, stack_events
+from jetscale.generate.event_memory import EventReader
+from jetscale.generate.events import ChargeTable, make_pythia, stack_final
 from jetscale.generate.jets import DEFAULT_PT_RANGE, build_jets
 from jetscale.generate.processes import ProcessSpec, process_spec, pythia_settings
 from jetscale.generate.signals import class_key, label_index
@@ -119,6 +120,7 @@ def run_unit(unit: WorkUnit, on_batch: Callable[[int], None] | None = None) -> U
     pythia = make_pythia(pythia_settings(spec, pythia_seed, unit.unit_index, unit.pt_range))
     rng = np.random.default_rng(detector_seed)
     charge_of = ChargeTable(pythia.particleData)
+    read_final = EventReader()
     label = label_index(unit.class_name)
 
     chunks: list[ak.Array] = []
@@ -131,7 +133,7 @@ def run_unit(unit: WorkUnit, on_batch: Callable[[int], None] | None = None) -> U
                 f"after {n_events} events; check the process settings"
             )
             raise RuntimeError(msg)
-        jets = _run_batch(pythia, spec, card, rng, charge_of, label, unit.pt_range)
+        jets = _run_batch(pythia, read_final, spec, card, rng, charge_of, label, unit.pt_range)
         n_events += BATCH_EVENTS
         if len(jets):
             chunks.append(jets)
@@ -144,6 +146,7 @@ def run_unit(unit: WorkUnit, on_batch: Callable[[int], None] | None = None) -> U
 
 def _run_batch(
     pythia: object,
+    read_final: EventReader,
     spec: ProcessSpec,
     card: DetectorCard,
     rng: np.random.Generator,
@@ -157,10 +160,10 @@ def _run_batch(
         while not pythia.next():  # type: ignore[attr-defined]
             pass  # a failed event is retried; Pythia's own error counters limit this
         event = pythia.event  # type: ignore[attr-defined]
-        per_event.append(final_particles(event))
+        per_event.append(read_final(event))
         if spec.resonance_id is not None:
             decays.append(find_decays(event, pythia.process.size(), spec))  # type: ignore[attr-defined]
-    reco = apply_detector(stack_events(per_event, charge_of), card, rng)
+    reco = apply_detector(stack_final(per_event, charge_of), card, rng)
     select = None if spec.resonance_id is None else (lambda jets: match_jets(jets, decays))
     return build_jets(reco, BATCH_EVENTS, label, select, pt_range)
 
