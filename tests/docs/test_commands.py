@@ -193,9 +193,8 @@ def test_documented_shared_samples_exist(nanoaod_dir: Path) -> None:
     assert not missing, f"named but not in {nanoaod_dir}: {missing}"
 
 
-@pytest.mark.slow
 def test_fit_on_the_committed_demo_table(tmp_path: Path) -> None:
-    """The scaling page's cheap fit, run as written (about 30 s: 5 bootstrap resamples)."""
+    """The scaling page's cheap fit, run as written (about 7 s: 5 bootstrap resamples)."""
     command = next(c for _, c in COMMANDS if c.startswith("jetscale fit analysis_examples/"))
     (tmp_path / "analysis_examples").symlink_to(REPO / "analysis_examples")
     executable = shutil.which("jetscale")

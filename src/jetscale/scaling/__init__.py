@@ -5,6 +5,8 @@
 * :mod:`.laws` -- the laws as named functions;
 * :mod:`.parametric_fit`, :mod:`.data_fit` -- L(N, D) and L(D), Huber on log L,
   L-BFGS from a grid, bootstrap intervals (Hoffmann et al. 2022, approach 3);
+  :mod:`.multistart` and :mod:`.batched_lbfgs` minimise every start and resample
+  of a fit as one batch;
 * :mod:`.frontier` -- the loss envelope and IsoFLOP profiles (approaches 1, 2);
 * :mod:`.repetition` -- R* of Muennighoff et al. 2023's effective data;
 * :mod:`.compare` -- floors and exponents per feature set and max particles;

@@ -5,6 +5,9 @@ the Huber loss (delta = 1e-3) between ``log L`` and the log-sum-exp
 parametrization ``LSE(a - alpha log N, b - beta log D, e)`` with
 ``a = log A, b = log B, e = log E``, by L-BFGS from a grid of starting points,
 keeping the best; intervals come from refitting bootstrap resamples of the points.
+Every start of every resample is minimised in one batch
+(:mod:`jetscale.scaling.multistart`, scipy's L-BFGS-B step for step), which
+takes seconds where scipy one start at a time took minutes.
 The Huber loss keeps a few outlying runs (a diverged or undertrained point)
 from dragging the fit, and fitting in log space weighs every decade of loss alike.
 """
@@ -13,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 
+from jetscale.scaling.multistart import best_of_starts, huber_loss, logsumexp
 from jetscale.scaling.progress import RefitProgress
 
 HUBER_DELTA = 1e-3
@@ -27,6 +31,12 @@ PARAMETERS = ("E", "A", "alpha", "B", "beta")
 START_GRID: tuple[tuple[float, ...], ...] = tuple(
     itertools.product((0.0, 5.0, 10.0), (0.0, 5.0, 10.0), (-1.0, 0.0), (0.3, 0.7), (0.3, 0.7))
 )
+#: How the starts are minimised: "batched" (every start and resample as one problem,
+#: :mod:`jetscale.scaling.batched_lbfgs`) or "scipy" (``scipy.optimize.minimize``
+#: one start at a time: the reference, 10 to 18 times slower on the demo table's
+#: fits, benchmarks/bench_fit.py). Both run L-BFGS-B.
+FitMethod = Literal["batched", "scipy"]
+FIT_METHODS: tuple[FitMethod, ...] = ("batched", "scipy")
 
 
 def single_threaded_blas() -> Any:
@@ -41,23 +51,9 @@ def single_threaded_blas() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def logsumexp(terms: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Stable log-sum-exp over ``axis``.
-
-    Hand-written because ``scipy.special.logsumexp`` (array-API dispatch) costs
-    about 0.5 ms per call on a few dozen points, and the fits call it
-    tens of thousands of times: it made a bootstrapped fit take minutes.
-    """
-    top = terms.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis=axis) + np.log(np.exp(terms - top).sum(axis=axis))
-
-
 def huber(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Huber loss of residuals ``r`` (quadratic within HUBER_DELTA, linear outside) and its derivative."""
-    loss = np.where(
-        np.abs(r) <= HUBER_DELTA, 0.5 * r**2, HUBER_DELTA * (np.abs(r) - 0.5 * HUBER_DELTA)
-    )
-    return loss, np.clip(r, -HUBER_DELTA, HUBER_DELTA)
+    return huber_loss(r, HUBER_DELTA)
 
 
 class FitError(ValueError):
@@ -113,6 +109,7 @@ def huber_objective(
 def _best_fit(
     log_n: np.ndarray, log_d: np.ndarray, log_l: np.ndarray, starts: tuple[tuple[float, ...], ...]
 ) -> tuple[np.ndarray, float]:
+    """The reference: ``scipy.optimize.minimize`` from each start in turn, keeping the best."""
     best_theta, best_value = None, np.inf
     for start in starts:
         result = minimize(
@@ -130,15 +127,54 @@ def _best_fit(
     return best_theta, best_value
 
 
+def _best_fits(
+    log_n: np.ndarray,
+    log_d: np.ndarray,
+    log_l: np.ndarray,
+    picks: list[np.ndarray],
+    starts: tuple[tuple[float, ...], ...],
+    method: FitMethod,
+    progress: RefitProgress | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best optimum ``theta`` (R, 5) and loss (R,) over ``starts`` of each resample ``picks[r]``."""
+    if not picks:
+        return np.empty((0, 5)), np.empty(0)
+    if method == "scipy":
+        fits = []
+        for count, pick in enumerate(picks):
+            if progress is not None:
+                progress.done(count)
+            fits.append(_best_fit(log_n[pick], log_d[pick], log_l[pick], starts))
+        return np.array([t for t, _ in fits]), np.array([v for _, v in fits])
+    index = np.stack(picks)  # (R, P)
+    log_x = np.stack([log_n[index], log_d[index]], axis=1)  # (R, 2, P)
+    grid = np.broadcast_to(np.array(starts), (len(picks), len(starts), 5))
+    theta, values = best_of_starts(log_x, log_l[index], grid, HUBER_DELTA)
+    if not np.isfinite(values).all():
+        msg = "the parametric fit did not converge from any starting point"
+        raise FitError(msg)
+    return theta, values
+
+
 def fit_parametric_law(
-    N: ArrayLike, D: ArrayLike, loss: ArrayLike, n_bootstrap: int = 100, seed: int = 0
+    N: ArrayLike,
+    D: ArrayLike,
+    loss: ArrayLike,
+    n_bootstrap: int = 100,
+    seed: int = 0,
+    method: FitMethod = "batched",
 ) -> ParametricFit:
     """Fit :func:`jetscale.scaling.laws.parametric_law` to runs ``(N, D, loss)``.
 
     Needs at least 6 points (five parameters plus one) with positive, finite
     values, and some spread in both N and D. Bootstrap refits start from the
-    best full fit and a few grid points (the full grid for each would take minutes).
+    best full fit and a few grid points (the full grid for each would take
+    minutes with "scipy"). ``method`` picks how the starts are minimised
+    (:data:`FitMethod`): the same L-BFGS-B either way, "scipy" one start at a time.
     """
+    if method not in FIT_METHODS:
+        msg = f"method must be one of {FIT_METHODS}, got {method!r}"
+        raise ValueError(msg)
     n, d, losses = (np.asarray(v, dtype=np.float64).ravel() for v in (N, D, loss))
     if not (len(n) == len(d) == len(losses)):
         msg = f"N, D and loss must have the same length, got {len(n)}, {len(d)}, {len(losses)}"
@@ -152,7 +188,7 @@ def fit_parametric_law(
         raise FitError(msg)
     log_n, log_d, log_l = np.log(n), np.log(d), np.log(losses)
     with single_threaded_blas():
-        return _fit_with_intervals(n, d, log_n, log_d, log_l, n_bootstrap, seed)
+        return _fit_with_intervals(n, d, log_n, log_d, log_l, n_bootstrap, seed, method)
 
 
 def _fit_with_intervals(
@@ -163,20 +199,23 @@ def _fit_with_intervals(
     log_l: np.ndarray,
     n_bootstrap: int,
     seed: int,
+    method: FitMethod,
 ) -> ParametricFit:
-    theta, value = _best_fit(log_n, log_d, log_l, START_GRID)
+    full, values = _best_fits(log_n, log_d, log_l, [np.arange(len(n))], START_GRID, method)
+    theta, value = full[0], float(values[0])
     rng = np.random.default_rng(seed)
+    picks = [rng.integers(0, len(n), len(n)) for _ in range(n_bootstrap)]
+    # a degenerate resample cannot constrain both exponents
+    picks = [p for p in picks if len(np.unique(n[p])) >= 2 and len(np.unique(d[p])) >= 2]
     local_starts = (tuple(theta), *START_GRID[:: max(1, len(START_GRID) // 3)])
-    samples = []
-    progress = RefitProgress(f"L(N, D) on {len(n)} runs", n_bootstrap)
-    for refit in range(n_bootstrap):
-        progress.done(refit)
-        pick = rng.integers(0, len(n), len(n))
-        if len(np.unique(n[pick])) < 2 or len(np.unique(d[pick])) < 2:
-            continue  # a degenerate resample cannot constrain both exponents
-        samples.append(_best_fit(log_n[pick], log_d[pick], log_l[pick], local_starts)[0])
+    progress = RefitProgress(f"L(N, D) on {len(n)} runs", len(picks)) if method == "scipy" else None
+    samples, _ = _best_fits(log_n, log_d, log_l, picks, local_starts, method, progress)
     params = _natural(theta)
-    boot = np.array([list(_natural(s).values()) for s in samples]) if samples else np.empty((0, 5))
+    boot = (
+        np.array([list(_natural(s).values()) for s in samples])
+        if len(samples)
+        else np.empty((0, 5))
+    )
     intervals = {
         name: (float(np.percentile(boot[:, k], 5)), float(np.percentile(boot[:, k], 95)))
         if len(boot)
@@ -198,11 +237,20 @@ def _fit_with_intervals(
 
 
 def _natural(theta: np.ndarray) -> dict[str, float]:
+    """E, A, alpha, B, beta of ``(a, b, e, alpha, beta)``.
+
+    A resample of a few runs can have its optimum at infinity: with a handful of
+    distinct D, a step in D between two of them (b and beta without bound, b / beta
+    fixed) fits as well as any law, and L-BFGS stops somewhere along that valley.
+    ``exp(b)`` beyond the float range is then ``inf`` for that resample, said
+    without a warning.
+    """
     a, b, e, alpha, beta = (float(x) for x in theta)
-    return {
-        "E": float(np.exp(e)),
-        "A": float(np.exp(a)),
-        "alpha": alpha,
-        "B": float(np.exp(b)),
-        "beta": beta,
-    }
+    with np.errstate(over="ignore"):
+        return {
+            "E": float(np.exp(e)),
+            "A": float(np.exp(a)),
+            "alpha": alpha,
+            "B": float(np.exp(b)),
+            "beta": beta,
+        }

@@ -1,4 +1,4 @@
-"""Progress of the bootstrap refits, which take most of a fit's time (seconds to minutes).
+"""Progress of the bootstrap refits one at a time (``method="scipy"``), which take minutes.
 
 Lines go to the ``jetscale.progress.fit`` logger at INFO, one per
 :data:`PROGRESS_EVERY_S` at most; ``jetscale fit`` shows them on stderr
