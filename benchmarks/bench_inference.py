@@ -214,7 +214,7 @@ def torch_padded(
 def torch_bucketed(
     model: torch.nn.Module, config: ModelConfig, jets: ak.Array, batch_size: int
 ) -> np.ndarray:
-    """(b'): torch eager on the batches OnnxTagger runs (jets sorted by count, padded to 16k slots)."""
+    """(b'): torch eager on the batches OnnxTagger runs (jets sorted by count, padded to BUCKET_STEP multiples)."""
     x, mask = build_features(jets, config.feature_set, config.max_particles)
     counts = mask.sum(axis=1)
     order = np.argsort(counts, kind="stable")

@@ -43,6 +43,7 @@ import pytest
 import uproot
 
 from jetscale.inference import OnnxTagger, SidecarError, parse_model_inputs, read_model_inputs
+from jetscale.inference.tagger import BUCKET_STEP
 from jetscale.io import read_jetclass, write_jetclass
 from jetscale.schema import CLASS_NAMES, LABEL_BRANCHES
 from jetscale.sidecar import registry_inputs, to_preprocess_json
@@ -460,7 +461,7 @@ def test_particle_transformer_without_wrap_padding_gives_nan_and_says_why(
     with caplog.at_level(logging.WARNING, logger="jetscale.inference.tagger"):
         scores = as_matrix(tagger(jets), tagger.class_names)
     counts = ak.to_numpy(ak.num(jets.constituents))
-    padded = (counts % 16 != 0) & (counts < 128)
+    padded = (counts % BUCKET_STEP != 0) & (counts < 128)
     assert np.isnan(scores[padded]).all()
     assert "pad_mode='wrap'" in caplog.text
 
