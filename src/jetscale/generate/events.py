@@ -84,19 +84,7 @@ def stack_events(
         )
         for k in range(len(FINAL_FIELDS))
     ]
-    px, py, pz, energy, pdgid, vx, vy, vz = columns
-    return GenParticles(
-        event=np.repeat(np.arange(len(per_event), dtype=np.int64), counts),
-        px=px,
-        py=py,
-        pz=pz,
-        energy=energy,
-        pdgid=pdgid,
-        charge=charge_of(pdgid),
-        vx=vx,
-        vy=vy,
-        vz=vz,
-    )
+    return _gen_particles(counts, columns, charge_of)
 
 
 def stack_final(per_event: Sequence[Sequence[np.ndarray]], charge_of: ChargeTable) -> GenParticles:
@@ -106,14 +94,22 @@ def stack_final(per_event: Sequence[Sequence[np.ndarray]], charge_of: ChargeTabl
     order: what :class:`~jetscale.generate.event_memory.EventReader` returns.
     """
     counts = np.array([len(columns[0]) for columns in per_event], dtype=np.int64)
-    px, py, pz, energy, pdgid, vx, vy, vz = (
+    stacked = [
         np.concatenate([columns[k] for columns in per_event]).astype(
             np.int64 if k == 4 else np.float64, copy=False
         )
         for k in range(len(FINAL_FIELDS))
-    )
+    ]
+    return _gen_particles(counts, stacked, charge_of)
+
+
+def _gen_particles(
+    counts: np.ndarray, columns: Sequence[np.ndarray], charge_of: ChargeTable
+) -> GenParticles:
+    """:class:`GenParticles` of events with ``counts`` particles, from stacked :data:`FINAL_FIELDS` columns."""
+    px, py, pz, energy, pdgid, vx, vy, vz = columns
     return GenParticles(
-        event=np.repeat(np.arange(len(per_event), dtype=np.int64), counts),
+        event=np.repeat(np.arange(len(counts), dtype=np.int64), counts),
         px=px,
         py=py,
         pz=pz,
