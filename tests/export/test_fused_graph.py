@@ -124,6 +124,44 @@ def test_a_pfn_has_no_attention_and_exports_as_before(tmp_path: Path) -> None:
     assert {domain for domain, _ in op_counts(tmp_path / "pfn.onnx")} <= {"", "ai.onnx"}
 
 
+def test_fused_embedding_is_the_models(run: Path, tmp_path: Path) -> None:
+    """The second output of a fused export is the head's input, as EmbeddingTagger gives it."""
+    from jetscale.export.onnx_export import EmbeddingTagger
+
+    path = export_run(run, tmp_path / "embedded" / "model.onnx", with_embedding=True)["onnx"]
+    assert op_counts(path)[("com.microsoft", "Attention")] == 2
+    model, _ = load_model(run)
+    x, mask = build_features(read_jets([PARITY_JETS]), "full21", max_particles=40)
+    features = np.ascontiguousarray(x.transpose(0, 2, 1))
+    mask_input = mask[:, None, :].astype(np.float32)
+    with torch.no_grad():
+        prob, embedding = EmbeddingTagger(model)(
+            torch.from_numpy(features), torch.from_numpy(mask_input)
+        )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got_prob, got_embedding = session.run(None, {"pf_features": features, "pf_mask": mask_input})
+    np.testing.assert_allclose(got_prob, prob.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(got_embedding, embedding.numpy(), atol=1e-4, rtol=0)
+
+
+def test_parity_counts_a_nan_as_a_failure(run: Path, tmp_path: Path) -> None:
+    """A graph that returns NaN must not pass the parity check as a difference of 0."""
+    import onnx.helper
+
+    path = export_run(run, tmp_path / "nan" / "model.onnx")["onnx"]
+    graph = onnx.load(str(path))
+    (output,) = graph.graph.output
+    produced = next(n for n in graph.graph.node if output.name in n.output)
+    produced.output[0] = "before_nan"
+    nan = onnx.helper.make_tensor("nan", onnx.TensorProto.FLOAT, [], [float("nan")])
+    graph.graph.initializer.append(nan)
+    graph.graph.node.append(onnx.helper.make_node("Mul", ["before_nan", "nan"], [output.name]))
+    onnx.save(graph, str(path))
+    from jetscale.export import parity_differences
+
+    assert parity_differences(run, path, checkpoint="last.pt")["softmax"] == np.inf
+
+
 def test_export_leaves_the_model_in_eval_mode(tmp_path: Path) -> None:
     model = build_model(ModelConfig(d_model=8, n_heads=2, max_particles=8)).eval()
     export_onnx(model, 21, tmp_path / "model.onnx")

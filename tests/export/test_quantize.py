@@ -48,8 +48,7 @@ def test_int8_export_and_its_measured_effect(run: Path, tmp_path: Path) -> None:
         run,
         tmp_path / "int8" / "model.onnx",
         quantize="int8",
-        evaluate_jets=jets,
-        evaluate_sources=[str(PARITY_JETS)],
+        evaluate_data=[PARITY_JETS],
     )
     fp32 = export_run(run, tmp_path / "fp32" / "model.onnx")["onnx"]
     ops = {n.op_type for n in onnx.load(str(written["onnx"])).graph.node}
@@ -90,9 +89,10 @@ def test_unknown_quantization_and_unlabelled_jets_are_refused(run: Path, tmp_pat
     with pytest.raises(ValueError, match="quantize must be one of none, int8, got 'fp16'"):
         export_run(run, tmp_path / "a" / "model.onnx", quantize="fp16")  # type: ignore[arg-type]
     assert not (tmp_path / "a" / "model.onnx").exists()
-    jets = ak.without_field(read_jets([PARITY_JETS]), "label")
-    with pytest.raises(ValueError, match="no 'label' field"):
-        export_run(run, tmp_path / "b" / "model.onnx", quantize="int8", evaluate_jets=jets)
+    unlabelled = tmp_path / "unlabelled.parquet"
+    ak.to_parquet(ak.without_field(read_jets([PARITY_JETS]), "label"), unlabelled)
+    with pytest.raises(ValueError, match="label"):
+        export_run(run, tmp_path / "b" / "model.onnx", quantize="int8", evaluate_data=[unlabelled])
     assert not (tmp_path / "b" / "model.onnx").exists()  # nothing half-written
 
 
@@ -118,3 +118,20 @@ def test_export_command_reports_the_int8_effect(
     assert code == 0, printed.err
     assert "int8 vs float32 on 24 jets: AUC change" in printed.out
     assert "not held to the float32 tolerance" in printed.out
+
+
+def test_int8_effect_of_a_task_model_uses_the_tasks_classes(tmp_path: Path) -> None:
+    """A two-class Tbqq-vs-QCD model: its outputs are (Tbqq, QCD), not JetClass's order."""
+    run = random_run(tmp_path / "task-run", task="Tbqq,QCD", n_classes=2, max_particles=64)
+    written = export_run(
+        run, tmp_path / "int8" / "model.onnx", quantize="int8", evaluate_data=[PARITY_JETS]
+    )
+    effect = json.loads(written["model_card"].read_text())["quantization"]["effect"]
+    jets = read_jets([PARITY_JETS])
+    is_top = ak.to_numpy(jets.label) == 8  # JetClass's Tbqq
+    fp32 = export_run(run, tmp_path / "fp32" / "model.onnx")["onnx"]
+    prob = scores(fp32, jets).astype(np.float64)
+    score = prob[:, 0] / (prob[:, 0] + prob[:, 1])
+    u = scipy_stats.mannwhitneyu(score[is_top], score[~is_top]).statistic
+    assert set(effect["auc_float32"]) == {"Tbqq"}
+    assert effect["auc_float32"]["Tbqq"] == pytest.approx(u / (12 * 12), abs=1e-12)

@@ -88,7 +88,7 @@ def test_tokens_per_jet_reads_each_file_once_per_sweep(
     cache = tmp_path / "sweep" / "constituent_counts.json"
     cache.parent.mkdir()
     first = tokens_per_jet(paths, digests, cache)
-    assert sorted(json.loads(cache.read_text())) == sorted(digests)
+    assert sorted(json.loads(cache.read_text())["histograms"]) == sorted(digests)
     for path in paths:
         Path(path).unlink()  # a read would now fail: the second call must not read
     again = tokens_per_jet(paths, digests, cache)
@@ -98,6 +98,9 @@ def test_tokens_per_jet_reads_each_file_once_per_sweep(
         assert again(p) == pytest.approx(expected, rel=1e-12)
     with pytest.raises(JetFileError):  # unknown content is read (and here missing)
         tokens_per_jet(paths, ["another", digests[1]], cache)
+    cache.write_text("{not json")  # a damaged cache is not trusted: the files are read again
+    with pytest.raises(JetFileError):
+        tokens_per_jet(paths, digests, cache)
 
 
 def test_a_sweep_of_the_older_merged_format_is_refused_with_the_reason(

@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from jetscale.export import export_run, parity_differences
     from jetscale.export.onnx_export import PARITY_TOLERANCE
 
-    evaluate_jets, sources = None, []
+    sources: list[str] = []
     if args.evaluate_data:
-        from jetscale.io import expand_paths, read_jets
+        from jetscale.io import expand_paths
 
         if args.quantize == "none":
             print(
@@ -84,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             sources = [str(p) for p in expand_paths(args.evaluate_data)]
-            evaluate_jets = read_jets(sources)
     written = export_run(
         args.run_dir,
         args.out,
@@ -93,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
         with_embedding=args.with_embedding,
         fused=not args.standard_onnx,
         quantize=args.quantize,
-        evaluate_jets=evaluate_jets,
-        evaluate_sources=sources,
+        evaluate_data=sources,
     )
     for kind, path in written.items():
         print(f"{kind}: {path}")
@@ -122,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 "(int8: compared with the float32 torch model; quantization is not held to "
                 f"the float32 tolerance {PARITY_TOLERANCE:g})"
             )
-        elif worst > PARITY_TOLERANCE:
+        elif not worst <= PARITY_TOLERANCE:  # NaN or inf included
             print(
                 f"jetscale export: {args.out} differs from the torch model by {worst:.2e}, more "
                 f"than {PARITY_TOLERANCE:g}: do not use it (rerun with --standard-onnx to "

@@ -28,9 +28,10 @@ docs/performance.md). The contrib operators run in ONNX Runtime only (CPU and
 CUDA providers); :func:`~jetscale.export.onnx_export.export_onnx` writes the
 plain graph with ``fused=False``.
 
-The weights are the model's own tensors, and export checks the graph against
-the torch model on the same jets as any export (parity below 1e-4), so this
-spelling cannot drift from the model silently. The torch ``forward`` of the two
+The weights are the model's own tensors, and ``jetscale export`` checks the
+graph against the torch model as for any export (it fails above 1e-4), so this
+spelling cannot drift from the model silently; the tests also cover empty jets
+and batches without a particle. The torch ``forward`` of the two
 operator functions below only serves the tracer: it computes what the ONNX
 node computes, so the traced shapes and a torch run of this module are right.
 """

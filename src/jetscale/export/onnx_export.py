@@ -124,7 +124,7 @@ def export_onnx(
     ``fused=False`` writes standard ONNX operators only, for other runtimes.
     """
     wrapper: torch.nn.Module
-    if fused and isinstance(model, JetTransformer):
+    if fused and type(model) is JetTransformer:  # a subclass may compute something else
         wrapper = FusedTransformerTagger(model.eval(), with_embedding=with_embedding)
     else:
         wrapper = (EmbeddingTagger if with_embedding else SoftmaxTagger)(model).eval()
@@ -183,8 +183,7 @@ def export_run(
     with_embedding: bool = False,
     fused: bool = True,
     quantize: Quantization = "none",
-    evaluate_jets: ak.Array | None = None,
-    evaluate_sources: Sequence[str] = (),
+    evaluate_data: Sequence[str | Path] = (),
 ) -> dict[str, Path]:
     """Write ``out`` (ONNX), ``preprocess.json`` and ``model_card.json`` beside it, as a set.
 
@@ -194,9 +193,10 @@ def export_run(
     only (see :func:`export_onnx`).
 
     ``quantize="int8"`` writes the int8 dynamic quantization of the graph
-    (:mod:`jetscale.export.quantize`); with ``evaluate_jets`` (labelled jets the
-    model never saw, from the files ``evaluate_sources``) the card records its
-    measured AUC change, score change and batch dependence against float32.
+    (:mod:`jetscale.export.quantize`); with ``evaluate_data`` (JetClass files of
+    labelled jets the model never saw, read with the model's task) the card
+    records its measured AUC change, score change and batch dependence against
+    float32.
 
     A directory holds one model: the sidecar and card beside ``out`` belong to the
     ONNX file they sit with. If they exist and describe another model file (the
@@ -229,7 +229,7 @@ def export_run(
             embedding_dim=embedding_dim(model) if with_embedding else None,
             task=task,
         )
-        fused = fused and isinstance(model, JetTransformer)
+        fused = fused and type(model) is JetTransformer
         kwargs = {"with_embedding": with_embedding, "fused": fused}
         quantization = quantization_summary(quantize)
         if quantize == "int8":
@@ -238,9 +238,11 @@ def export_run(
                 write_json(Path(scratch) / SIDECAR_NAME, sidecar_content)
                 export_onnx(model, config.n_features, fp32, **kwargs)
                 quantize_int8(fp32, int8)
-                if evaluate_jets is not None:
+                if evaluate_data:
+                    sources = [str(p) for p in evaluate_data]
+                    jets = read_jets(sources, task=task)
                     effect = quantization_effect(
-                        fp32, int8, Path(scratch) / SIDECAR_NAME, evaluate_jets, evaluate_sources
+                        fp32, int8, Path(scratch) / SIDECAR_NAME, jets, sources
                     )
                     quantization = {**(quantization or {}), "effect": effect}
                 shutil.copyfile(int8, onnx_tmp)
@@ -413,5 +415,8 @@ def parity_differences(
         if not with_embedding:
             torch_out = (torch_out,)
         for name, got, expected in zip(outputs, onnx_out, torch_out, strict=True):
-            worst[name] = max(worst[name], float(np.abs(got - expected.numpy()).max()))
+            difference = np.abs(got - expected.numpy())
+            # A NaN on either side is a failure, not a difference of 0 (max() would drop it).
+            largest = float(difference.max()) if np.isfinite(difference).all() else np.inf
+            worst[name] = max(worst[name], largest)
     return worst

@@ -64,6 +64,9 @@ def quantization_effect(
 ) -> dict[str, Any]:
     """AUC and score changes of ``int8_model`` against ``fp32_model`` on ``jets`` (with ``label``).
 
+    ``label`` must index the model's classes: read the jets with the model's
+    task (``read_jets(paths, task=...)``), as :func:`~jetscale.export.export_run` does.
+
     Both models run through :class:`~jetscale.inference.OnnxTagger` with the same
     sidecar, buckets and batches; AUCs are one-vs-QCD per class
     (:func:`~jetscale.metrics.one_vs_qcd_aucs`). ``batch_dependence`` is the
@@ -75,6 +78,12 @@ def quantization_effect(
         msg = "the evaluation jets have no 'label' field: AUCs need labelled jets (JetClass files)"
         raise ValueError(msg)
     labels = ak.to_numpy(jets.label)
+    labelled = labels >= 0  # -1: a file without truth labels
+    if not labelled.any():
+        where = ", ".join(sources) or "the evaluation jets"
+        msg = f"{where}: no jet has a label (label -1): AUCs need labelled jets (JetClass files)"
+        raise ValueError(msg)
+    jets, labels = jets[labelled], labels[labelled]
 
     def scores(model: str | Path, batch_size: int) -> np.ndarray:
         tagger = OnnxTagger(model, preprocess, batch_size=batch_size)
@@ -86,12 +95,16 @@ def quantization_effect(
     rebatched = scores(int8_model, BATCHINGS[1])
     names = OnnxTagger(fp32_model, preprocess).class_names
     scored = ~np.isnan(fp32).any(axis=1)  # jets without constituents have no score
+    if not scored.any():
+        msg = "no evaluation jet has a score (none has constituents)"
+        raise ValueError(msg)
     auc_fp32 = one_vs_qcd_aucs(fp32[scored], labels[scored], names)
     auc_int8 = one_vs_qcd_aucs(int8[scored], labels[scored], names)
     change = {name: auc_int8[name] - auc_fp32[name] for name in auc_fp32}
     return {
         "evaluated_on": list(sources),
         "jets": int(scored.sum()),
+        "unlabelled_jets_left_out": int((~labelled).sum()),
         "auc_float32": auc_fp32,
         "auc_int8": auc_int8,
         "auc_change": change,

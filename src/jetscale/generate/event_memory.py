@@ -15,9 +15,10 @@ right after the Python object header, ``Pythia8::Event`` starts its particle
 vector at byte 8, and ``Pythia8::Particle`` has the layout of :data:`PARTICLE_LAYOUT`
 (pythia8mc 8.317, 64-bit Linux). So nothing is taken on trust:
 
-* the first event a reader sees is read through ``/proc/self/mem``, where a
-  wrong address is an ``OSError`` and never a crash, and compared with the
-  accessors field by field for every particle of the record;
+* the first :data:`FULL_CHECKS` events a reader sees are read through
+  ``/proc/self/mem``, where a wrong address is an ``OSError`` and never a
+  crash, and compared with the accessors field by field for every particle of
+  the record;
 * only then, and only at the address so checked, is memory read directly; every
   event checks the vector's length against ``Event.size()``, the number of
   final-state particles against ``Event.nFinal()`` and the last of them against
@@ -61,6 +62,9 @@ _VALUE_OFFSET = object.__basicsize__
 _BEGIN_END = struct.Struct("<QQ")
 _POINTER_PAIR = ctypes.c_uint64 * 2
 
+
+#: Events of each reader compared with the bindings field by field before memory is trusted.
+FULL_CHECKS = 3
 
 _warned = False
 
@@ -110,6 +114,9 @@ class EventReader:
     def __init__(self) -> None:
         self.bulk: bool | None = None if sys.platform == "linux" else False
         self._event_address = 0  # the C++ Event checked on the first event
+        # Field-by-field checks on the first events, not one: a field that happens to be
+        # zero in every particle of one event (production vertices) would pass it.
+        self._full_checks_left = FULL_CHECKS
 
     def __call__(self, event: Any) -> Columns:
         if self.bulk is not False:
@@ -122,9 +129,13 @@ class EventReader:
 
     def _read(self, event: Any) -> Columns:
         address = ctypes.c_void_p.from_address(id(event) + _VALUE_OFFSET).value or 0
-        if self.bulk is None:
+        if self.bulk is None or self._full_checks_left > 0:
+            if self.bulk and address != self._event_address:
+                msg = f"the event record moved from {self._event_address:#x} to {address:#x}"
+                raise LayoutMismatch(msg)
             record = _checked_record(event, address)
             self._event_address, self.bulk = address, True
+            self._full_checks_left -= 1
         elif address != self._event_address:
             msg = f"the event record moved from {self._event_address:#x} to {address:#x}"
             raise LayoutMismatch(msg)

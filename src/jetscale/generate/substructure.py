@@ -121,6 +121,16 @@ def cluster_jets(
     indices = sequence.constituent_index(min_pt).layout  # (event, jet, constituent)
     jet_offsets = np.asarray(indices.offsets, dtype=np.int64)
     constituent_offsets = np.asarray(indices.content.offsets, dtype=np.int64)
+    # The buffers are read directly (for speed); a layout another fastjet might return
+    # (offsets not from 0, or not one list per jet) would shift constituents silently.
+    if (
+        jet_offsets[0] != 0
+        or constituent_offsets[0] != 0
+        or len(constituent_offsets) - 1 != jet_offsets[-1]
+        or len(jet_offsets) != len(offsets)
+    ):
+        msg = "fastjet returned constituent indices in an unexpected layout"
+        raise RuntimeError(msg)
     # FastJet's index buffer may be longer than its offsets use.
     local = np.asarray(indices.content.content.data)[: constituent_offsets[-1]]
     event_start = np.asarray(offsets, dtype=np.int64)[:-1]

@@ -648,6 +648,17 @@ def _cached_session(
             options.inter_op_num_threads = 1
             source = model_bytes if model_bytes is not None else path
             session = ort.InferenceSession(source, options, providers=list(providers))
+            # A listed provider that fails to start (onnxruntime-gpu without a GPU or
+            # without CUDA libraries) makes ONNX Runtime fall back to CPU with a printout.
+            started = session.get_providers()
+            failed = [_provider_name(p) for p in providers if _provider_name(p) not in started]
+            if failed:
+                msg = (
+                    f"{path}: execution provider(s) {', '.join(failed)} could not be started "
+                    f"in this process on {socket.gethostname()}; ONNX Runtime would run on "
+                    f"{', '.join(started)} instead (check the GPU and its CUDA libraries)"
+                )
+                raise ProviderError(msg)
             _SESSIONS[cache_key] = session
         return session
 

@@ -92,6 +92,8 @@ def count_jets(paths: Sequence[str], val_fraction: float | None = None) -> int:
 
 #: The sweep directory's per-file constituent-count histograms, keyed by file content.
 CONSTITUENT_COUNTS_NAME = "constituent_counts.json"
+#: Bumped when what a histogram counts changes: older caches are then recomputed.
+COUNTS_VERSION = 1
 
 
 def tokens_per_jet(
@@ -116,9 +118,7 @@ def tokens_per_jet(
     if digests is not None and len(digests) != len(paths):
         msg = f"{len(paths)} files but {len(digests)} digests"
         raise ValueError(msg)
-    known: dict[str, list[int]] = (
-        json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
-    )
+    known = _cached_histograms(cache)
     histograms = []
     for i, path in enumerate(paths):
         digest = digests[i] if digests is not None else None
@@ -130,7 +130,7 @@ def tokens_per_jet(
             counts = np.asarray(known[digest], dtype=np.int64)
         histograms.append(counts)
     if cache is not None and digests is not None:
-        write_json(cache, known)
+        write_json(cache, {"version": COUNTS_VERSION, "histograms": known})
     histogram = np.zeros(max((len(h) for h in histograms), default=0), dtype=np.int64)
     for counts in histograms:
         histogram[: len(counts)] += counts
@@ -142,6 +142,21 @@ def tokens_per_jet(
     return lambda max_particles: float(
         (np.minimum(n_particles, max_particles) * histogram).sum() / jets
     )
+
+
+def _cached_histograms(cache: Path | None) -> dict[str, list[int]]:
+    """The cache's histograms by digest; none from a missing, unreadable or older cache."""
+    if cache is None or not cache.exists():
+        return {}
+    try:
+        content = json.loads(cache.read_text())
+    except (OSError, ValueError) as err:
+        log.warning("%s: unreadable (%s); the constituent counts are read again", cache, err)
+        return {}
+    if not isinstance(content, dict) or content.get("version") != COUNTS_VERSION:
+        return {}
+    histograms = content.get("histograms")
+    return histograms if isinstance(histograms, dict) else {}
 
 
 def _constituent_histogram(path: str) -> np.ndarray:

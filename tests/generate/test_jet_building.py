@@ -9,7 +9,7 @@ import vector
 from jetscale import schema
 from jetscale.generate.jets import build_jets, candidate_jets
 from jetscale.generate.particles import RecoParticles
-from jetscale.generate.substructure import cluster_constituents, cluster_jets
+from jetscale.generate.substructure import cluster_jets
 
 N_EVENTS = 12
 
@@ -73,20 +73,33 @@ def test_candidates_match_awkward_and_vector_bit_for_bit():
     )
 
 
-def test_flat_and_awkward_clustering_agree():
+def test_flat_clustering_matches_fastjets_own_awkward_interface():
+    """cluster_jets reads FastJet's buffers directly: the same jets and constituents as ak.
+
+    The reference is FastJet's documented awkward call, converted with awkward's own
+    operations (no buffer arithmetic), so a layout misread in cluster_jets shows here.
+    """
+    import fastjet as fj
+
     reco = _sprays(2)
     offsets = np.concatenate([[0], np.cumsum(np.bincount(reco.event, minlength=N_EVENTS))])
     jet_offsets, constituent_offsets, index = cluster_jets(
         reco.px, reco.py, reco.pz, reco.energy, offsets, 100.0
     )
     particles = ak.unflatten(
-        ak.zip({f: getattr(reco, f) for f in ("px", "py", "pz", "energy")}),
+        ak.zip(
+            {"px": reco.px, "py": reco.py, "pz": reco.pz, "E": reco.energy}, with_name="Momentum4D"
+        ),
         np.diff(offsets),
     )
-    local = cluster_constituents(particles, 100.0)  # (event, jet, constituent)
-    assert ak.to_list(ak.num(local, axis=1)) == np.diff(jet_offsets).tolist()
-    starts = np.repeat(np.repeat(offsets[:-1], np.diff(jet_offsets)), np.diff(constituent_offsets))
-    assert np.array_equal(ak.to_numpy(ak.flatten(local, axis=None)), index - starts)
+    sequence = fj.ClusterSequence(particles, fj.JetDefinition(fj.antikt_algorithm, 0.8))
+    expected = sequence.constituent_index(100.0)  # (event, jet, constituent), local indices
+    assert ak.to_list(ak.num(expected, axis=1)) == np.diff(jet_offsets).tolist()
+    per_jet = ak.to_numpy(ak.flatten(ak.num(expected, axis=2)))
+    assert np.array_equal(per_jet, np.diff(constituent_offsets))
+    flat_expected = ak.flatten(expected + ak.Array(offsets[:-1].tolist()), axis=None)
+    assert np.array_equal(ak.to_numpy(flat_expected), index)
+    assert len(index) > 0 and np.diff(jet_offsets).sum() > N_EVENTS  # several jets each
 
 
 def test_records_order_and_selection():
