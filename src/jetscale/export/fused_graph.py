@@ -83,6 +83,7 @@ class SelfAttentionOp(torch.autograd.Function):
         key_valid: torch.Tensor,
         n_heads: int,
     ) -> torch.Tensor:
+        """What the node computes, in torch: traced for shapes at export."""
         width = x.shape[-1]
         qkv = x @ weight + bias
         q, k, v = qkv.split(width, dim=-1)
@@ -92,6 +93,7 @@ class SelfAttentionOp(torch.autograd.Function):
     def symbolic(
         g: Any, x: Any, weight: Any, bias: Any, key_valid: Any, n_heads: int
     ) -> Any:  # pragma: no cover - runs inside torch.onnx.export
+        """The ONNX node, written by the TorchScript exporter in place of :meth:`forward`."""
         out = g.op(
             f"{CONTRIB_DOMAIN}::Attention",
             x,
@@ -118,6 +120,7 @@ class CrossAttentionOp(torch.autograd.Function):
         key_valid: torch.Tensor,
         n_heads: int,
     ) -> torch.Tensor:
+        """What the node computes, in torch: traced for shapes at export."""
         bias_q, bias_k, bias_v = bias.split(q.shape[-1])
         return _attention(q + bias_q, k + bias_k, v + bias_v, key_valid, n_heads)
 
@@ -125,6 +128,7 @@ class CrossAttentionOp(torch.autograd.Function):
     def symbolic(
         g: Any, q: Any, k: Any, v: Any, bias: Any, key_valid: Any, n_heads: int
     ) -> Any:  # pragma: no cover - runs inside torch.onnx.export
+        """The ONNX node, written by the TorchScript exporter in place of :meth:`forward`."""
         out = g.op(
             f"{CONTRIB_DOMAIN}::MultiHeadAttention",
             q,
