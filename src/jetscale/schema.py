@@ -90,6 +90,23 @@ JET_FIELDS: Final[tuple[str, ...]] = (
 )
 JET_BRANCHES: Final[tuple[str, ...]] = tuple(JET_PREFIX + f for f in JET_FIELDS)
 
+#: Jet-level fields of re-simulated files (``jetscale generate --resimulate K``), with
+#: their dtypes: ``group`` is the same for every view of one hard-process object (a
+#: resonance, or the hard parton of a QCD event) and unique within its file; ``view``
+#: indexes the file's views (their variation names are in the file's
+#: :data:`VIEWS_KEY` metadata); ``hard_*`` are that object's kinematics in the hard
+#: process (GeV), identical in every view of a group.
+VIEW_JET_FIELDS: Final[dict[str, type[np.generic]]] = {
+    "group": np.int64,
+    "view": np.int32,
+    "hard_pt": np.float64,
+    "hard_eta": np.float64,
+    "hard_phi": np.float64,
+    "hard_mass": np.float64,
+}
+#: Key of the JSON string (a ``TObjString``) describing a re-simulated file's views.
+VIEWS_KEY: Final = "jetscale_views"
+
 #: Every branch a complete JetClass file has.
 ALL_BRANCHES: Final[tuple[str, ...]] = PARTICLE_BRANCHES + LABEL_BRANCHES + JET_BRANCHES
 

@@ -8,9 +8,10 @@ internal layout of :mod:`jetscale.schema`, so a dataset larger than memory strea
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def iterate_jetclass(
     on_invalid: OnInvalid = "drop",
     report: QualityReport | None = None,
     task: Task | None = None,
+    view_fields: bool = False,
 ) -> Iterator[ak.Array]:
     """Yield chunks of jets in the internal layout from JetClass ROOT files.
 
@@ -49,6 +51,9 @@ def iterate_jetclass(
     by default all sixteen are required. Invalid values are handled as documented
     in :mod:`jetscale.io.quality` and counted in ``report``. ``label`` is the index
     of each jet's class in ``task`` (default: JetClass's ten; see :mod:`jetscale.task`).
+    ``view_fields`` also reads the jet fields of re-simulated files
+    (:data:`~jetscale.schema.VIEW_JET_FIELDS`); a file without them is a
+    :class:`~jetscale.io.errors.JetFileError` naming it.
     """
     fields = (
         tuple(constituent_fields) if constituent_fields is not None else schema.CONSTITUENT_FIELDS
@@ -58,7 +63,7 @@ def iterate_jetclass(
             msg = f"unknown constituent field {field!r}; known: {', '.join(schema.CONSTITUENT_FIELDS)}"
             raise ValueError(msg)
     for path in expand_paths(paths):
-        yield from _iterate_file(path, step_size, fields, on_invalid, report, task)
+        yield from _iterate_file(path, step_size, fields, on_invalid, report, task, view_fields)
 
 
 def read_jetclass(
@@ -73,6 +78,23 @@ def read_jetclass(
         paths, DEFAULT_STEP_SIZE, constituent_fields, on_invalid, report, task
     )
     return concatenate_chunks(chunks, paths)
+
+
+def read_views(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The description of a re-simulated file's views (:data:`~jetscale.schema.VIEWS_KEY`).
+
+    ``{"views": [variation name of view 0, 1, ...], ...}``; a
+    :class:`~jetscale.io.errors.JetFileError` naming the file if it has none.
+    """
+    open_tree(Path(path))  # a JetClass file at all
+    with uproot.open(path) as file:
+        if schema.VIEWS_KEY not in file:
+            msg = f"no {schema.VIEWS_KEY!r} metadata: not a re-simulated file"
+            raise JetFileError(Path(path), msg, schema.VIEWS_KEY)
+        try:
+            return dict(json.loads(str(file[schema.VIEWS_KEY])))
+        except ValueError as err:
+            raise JetFileError(Path(path), f"{schema.VIEWS_KEY!r} is not JSON ({err})") from err
 
 
 def open_tree(path: Path) -> Any:
@@ -108,17 +130,27 @@ def _iterate_file(
     on_invalid: OnInvalid,
     report: QualityReport | None,
     task: Task | None,
+    view_fields: bool = False,
 ) -> Iterator[ak.Array]:
     tree = open_tree(path)
     available = set(tree.keys())
     wanted = [f"part_{f}" for f in fields] + list(schema.JET_BRANCHES)
     branches = [b for b in wanted if b in available] + label_branches(available)
+    views = [schema.JET_PREFIX + f for f in schema.VIEW_JET_FIELDS] if view_fields else []
+    if missing := [b for b in views if b not in available]:
+        msg = (
+            f"no {', '.join(missing)}: not a re-simulated file "
+            "(make one with jetscale generate --resimulate K)"
+        )
+        raise JetFileError(path, msg, missing[0])
     # The checks every reader shares (check_branch_types), on the types of zero
     # entries: a missing or mistyped branch is named before any data is read.
     check_branch_types(_zero_entries(path, tree, branches), fields, path, task)
     try:
-        for arrays in tree.iterate(branches, step_size=step_size, library="ak"):
+        for arrays in tree.iterate(branches + views, step_size=step_size, library="ak"):
             jets = jets_from_branches(arrays, fields, source=path, task=task)
+            for branch in views:
+                jets = ak.with_field(jets, arrays[branch], branch.removeprefix(schema.JET_PREFIX))
             yield clean_jets(jets, str(path), on_invalid, report)
     except JetFileError:
         raise
@@ -310,15 +342,22 @@ def write_jetclass_chunks(
     chunks: Iterable[ak.Array],
     label_dtype: str = "bool",
     class_names: Sequence[str] = schema.CLASS_NAMES,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Path:
     """:func:`write_jetclass` of the concatenated ``chunks``, one chunk in memory at a time.
 
     Each chunk is appended to the tree as it comes (one basket per branch and
     chunk), so a file larger than memory can be assembled; the file appears under
     its name only once every chunk is written. ``chunks`` must not be empty.
+    ``metadata`` maps keys to JSON-able values, each stored beside the tree as a
+    JSON ``TObjString`` (readers of JetClass files see only the tree).
+    Jets with the fields of :data:`~jetscale.schema.VIEW_JET_FIELDS` (re-simulated
+    views) get them as ``jet_*`` branches too.
     """
     final = Path(path)
     with atomic_path(final) as tmp, uproot.recreate(tmp) as file:
+        for key, value in (metadata or {}).items():
+            file[key] = json.dumps(value, sort_keys=True)
         tree = None
         for jets in chunks:
             data = _branches(jets, label_dtype, class_names)
@@ -348,6 +387,9 @@ def _branches(jets: ak.Array, label_dtype: str, class_names: Sequence[str]) -> d
         data[LABEL_PREFIX + name] = (labels == index_of.get(name, -2)).astype(label_dtype)
     for field, branch in zip(schema.JET_FIELDS, schema.JET_BRANCHES, strict=True):
         data[branch] = ak.to_numpy(jets[field]).astype(np.float32)
+    for field, dtype in schema.VIEW_JET_FIELDS.items():  # re-simulated files only
+        if field in ak.fields(jets):
+            data[schema.JET_PREFIX + field] = ak.to_numpy(jets[field]).astype(dtype)
     return data
 
 
