@@ -85,6 +85,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address of a running dask scheduler, such as tcp://host:8786 (--workers is then "
         "unused) (default: none, workers on this machine)",
     )
+    resim = parser.add_argument_group(
+        "re-simulation (RS3L views)",
+        "Each hard process once, its shower, MPI, hadronisation, decays and detector response "
+        "K times: files <class>_<detector>_s<seed>_rs<K>.root with jet_group, jet_view and "
+        "jet_hard_* branches; --jets-per-class then counts groups (hard-process objects with "
+        "a matched jet in at least one view).",
+    )
+    resim.add_argument(
+        "--resimulate",
+        type=int,
+        default=None,
+        metavar="K",
+        help="views of each hard process, at least 2 (default: none, plain generation)",
+    )
+    resim.add_argument(
+        "--variations",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated variation of each view (K names): nominal, fsr_up, fsr_down, "
+        "isr_up, isr_down, hadronisation_pt_up, hadronisation_pt_down or detector=<card>, "
+        "such as nominal,nominal,fsr_up,detector=coarse (default: all nominal)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -104,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
             executor=args.executor,
             scheduler=args.scheduler,
             pt_range=args.pt_range,
+            resimulate=args.resimulate,
+            variations=None if args.variations is None else args.variations.split(","),
         )
     except GenerationIncompleteError as err:
         print(err.summary)

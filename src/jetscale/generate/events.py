@@ -21,19 +21,25 @@ from jetscale._optional import import_optional
 from jetscale.generate.detector import GenParticles
 
 
-def _require_pythia() -> Any:
+def require_pythia() -> Any:
     """The ``pythia8mc`` module, imported on first use (the ``gen`` extra)."""
     return import_optional("pythia8mc", extra="gen", purpose="jetscale.generate (Pythia 8)")
 
 
-def make_pythia(settings: Sequence[str]) -> Any:
-    """An initialised ``pythia8mc.Pythia`` configured with ``settings`` (readString lines)."""
-    module = _require_pythia()
+def make_pythia(settings: Sequence[str], hard_process: Any = None) -> Any:
+    """An initialised ``pythia8mc.Pythia`` configured with ``settings`` (readString lines).
+
+    ``hard_process`` is a ``pythia8mc.LHAup`` for ``Beams:frameType = 5``
+    (re-simulation: :mod:`~jetscale.generate.resimulate`); the caller keeps it alive.
+    """
+    module = require_pythia()
     pythia = module.Pythia("", False)  # no banner
     for line in settings:
         if not pythia.readString(line):
             msg = f"Pythia rejected the setting {line!r}"
             raise ValueError(msg)
+    if hard_process is not None:
+        pythia.setLHAupPtr(hard_process)
     if not pythia.init():
         msg = "Pythia initialisation failed for settings: " + "; ".join(settings)
         raise RuntimeError(msg)
@@ -49,7 +55,7 @@ def final_particles(event: Any) -> tuple[list[Any], ...]:
 
     Returns ``(px, py, pz, e, id, xProd, yProd, zProd)`` (GeV, mm).
     """
-    particle = _require_pythia().Particle
+    particle = require_pythia().Particle
     final = list(filter(particle.isFinal, event))
     return tuple(list(map(getattr(particle, name), final)) for name in FINAL_FIELDS)
 

@@ -168,10 +168,37 @@ def build_jets(
     if select is not None:
         mask = select(_per_event(candidates, n_events))
         keep = np.asarray(ak.to_numpy(ak.flatten(mask, axis=1)), dtype=bool)
+    jets, _ = _kept_by_pt(candidates, keep)
+    return _records(jets, _sort_by_pt(jets, reco), reco, label)
+
+
+def build_keyed_jets(
+    reco: RecoParticles,
+    n_events: int,
+    label: int,
+    assign: Callable[[ak.Array], ak.Array],
+    pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
+) -> tuple[ak.Array, np.ndarray, np.ndarray]:
+    """:func:`build_jets` for jets matched to keyed objects (re-simulated views).
+
+    ``assign`` maps the ``(event, jet)`` candidates to the int key of the object
+    each jet is matched to, -1 for none (:func:`~jetscale.generate.truth.assign_jets`);
+    matched jets are kept. Returns the records, and for each record its event
+    in the batch and its key.
+    """
+    candidates = candidate_jets(reco, n_events, pt_range)
+    keys = np.asarray(ak.to_numpy(ak.flatten(assign(_per_event(candidates, n_events)), axis=1)))
+    jets, order = _kept_by_pt(candidates, keys >= 0)
+    records = _records(jets, _sort_by_pt(jets, reco), reco, label)
+    return records, jets.event, keys[order]
+
+
+def _kept_by_pt(candidates: JetCandidates, keep: np.ndarray) -> tuple[JetCandidates, np.ndarray]:
+    """The kept candidates in event order, by descending pT within an event, and their positions."""
     # Stable: equal pT keep FastJet's order.
     order = np.lexsort((-candidates.pt, candidates.event))
-    jets = candidates.take(order[keep[order]])
-    return _records(jets, _sort_by_pt(jets, reco), reco, label)
+    kept = order[keep[order]]
+    return candidates.take(kept), kept
 
 
 def _sort_by_pt(jets: JetCandidates, reco: RecoParticles) -> np.ndarray:

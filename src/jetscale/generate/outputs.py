@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from jetscale import schema
 from jetscale._version import __version__
 from jetscale.generate.cards import card_digest
 from jetscale.generate.jets import DEFAULT_PT_RANGE
+from jetscale.generate.resimulate import ViewSpec
 from jetscale.generate.signals import label_classes
 from jetscale.generate.units import BATCH_EVENTS, UnitResult, WorkUnit
 from jetscale.io.atomic import write_json
@@ -64,16 +65,18 @@ def sample_file_name(
     detector: str,
     seed: int,
     pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
+    n_views: int = 0,
 ) -> str:
     """``<class>_<detector>_s<seed>.root``: the file :func:`generate` writes for a class.
 
     A jet pT window other than the default 500-1000 GeV is part of the name:
-    ``Xbb_m60_cms_s1_pt200-400.root``.
+    ``Xbb_m60_cms_s1_pt200-400.root``; so are re-simulated views: ``Hbb_cms_s1_rs4.root``.
     """
     window = (
         "" if tuple(pt_range) == DEFAULT_PT_RANGE else f"_pt{_gev(pt_range[0])}-{_gev(pt_range[1])}"
     )
-    return f"{class_name}_{detector_label(detector)}_s{seed}{window}.root"
+    views = f"_rs{n_views}" if n_views else ""
+    return f"{class_name}_{detector_label(detector)}_s{seed}{window}{views}.root"
 
 
 def _gev(value: float) -> str:
@@ -86,9 +89,10 @@ class UnitRecord:
     """A finished unit on disk: its file, jets, events and the seconds it took."""
 
     path: Path
-    n_jets: int
+    n_jets: int  # rows: jets, or views of a re-simulated unit
     n_events: int
     seconds: float
+    counts: dict[str, int] = field(default_factory=dict)  # re-simulation counts
 
 
 class UnitStore:
@@ -100,7 +104,9 @@ class UnitStore:
         self.card_sha256 = card_digest(card_text)
 
     def folder(self, unit: WorkUnit) -> Path:
-        sample = sample_file_name(unit.class_name, unit.detector, unit.seed, unit.pt_range)
+        sample = sample_file_name(
+            unit.class_name, unit.detector, unit.seed, unit.pt_range, len(unit.views)
+        )
         return self.out / UNITS_DIR / sample.removesuffix(".root")
 
     def path(self, unit: WorkUnit) -> Path:
@@ -126,6 +132,8 @@ class UnitStore:
         }
         if tuple(unit.pt_range) != DEFAULT_PT_RANGE:
             identity["pt_range"] = [float(v) for v in unit.pt_range]  # as JSON gives it back
+        if unit.views:  # n_jets counts groups
+            identity["views"] = [view.identity() for view in unit.views]
         return identity
 
     def finished(self, unit: WorkUnit) -> UnitRecord | None:
@@ -140,7 +148,8 @@ class UnitStore:
             log.warning("%s cannot be read (%s); generating it again", path, err)
             return None
         expected = self.identity(unit)
-        if record.get("identity") != expected or len(head) != unit.n_jets:
+        # A re-simulated unit has n_jets groups of up to K views: its record says how many rows.
+        if record.get("identity") != expected or len(head) != record.get("n_rows", unit.n_jets):
             found = record.get("identity") or {}
             differ = sorted(k for k in expected if found.get(k) != expected[k])
             log.warning(
@@ -149,19 +158,27 @@ class UnitStore:
                 ", ".join(differ) or "jets",
             )
             return None
-        return UnitRecord(path, unit.n_jets, int(record["n_events"]), float(record["seconds"]))
+        return UnitRecord(
+            path,
+            len(head),
+            int(record["n_events"]),
+            float(record["seconds"]),
+            dict(record.get("counts", {})),
+        )
 
     def write(self, result: UnitResult) -> UnitRecord:
         """Write a unit's jets and record atomically; from then on it counts as finished."""
-        record = {
+        record: dict[str, Any] = {
             "identity": self.identity(result.unit),
             "n_events": result.n_events,
             "seconds": result.seconds,
         }
+        if result.unit.views:
+            record |= {"n_rows": len(result.jets), "counts": result.counts}
         path = self.path(result.unit)
         jets = ak.Array(result.jets, attrs={ATTRS_KEY: record})
         write_parquet(path, jets, class_names=label_classes(result.unit.class_name))
-        return UnitRecord(path, len(result.jets), result.n_events, result.seconds)
+        return UnitRecord(path, len(result.jets), result.n_events, result.seconds, result.counts)
 
     def _stamp(self, path: Path) -> Path:
         """Where the record of how the class file ``path`` was assembled is kept."""
@@ -202,13 +219,26 @@ class UnitStore:
 
 
 def assemble_class_file(
-    path: Path, records: list[UnitRecord], class_names: Sequence[str] = schema.CLASS_NAMES
+    path: Path,
+    records: list[UnitRecord],
+    class_names: Sequence[str] = schema.CLASS_NAMES,
+    views: Sequence[ViewSpec] = (),
 ) -> Path:
     """Write the class file ``path`` from its unit files (in the order given), atomically.
 
     The jets' ``label`` indexes ``class_names``: the file gets JetClass's ten
-    ``label_*`` branches and one per further name (``label_Xbb_m60``).
+    ``label_*`` branches and one per further name (``label_Xbb_m60``). A
+    re-simulated file also gets its ``views`` described beside the tree
+    (:data:`~jetscale.schema.VIEWS_KEY`: each view's variation name, in view
+    order, and the re-simulation counts summed over units).
     """
+    metadata = None
+    if views:
+        totals: dict[str, int] = {}
+        for record in records:
+            for key, value in record.counts.items():
+                totals[key] = totals.get(key, 0) + int(value)
+        metadata = {schema.VIEWS_KEY: {"views": [v.name for v in views], "counts": totals}}
 
     def chunks() -> Iterator[ak.Array]:
         pending: list[ak.Array] = []
@@ -223,4 +253,4 @@ def assemble_class_file(
         if pending:
             yield ak.concatenate(pending)
 
-    return write_jetclass_chunks(path, chunks(), class_names=class_names)
+    return write_jetclass_chunks(path, chunks(), class_names=class_names, metadata=metadata)

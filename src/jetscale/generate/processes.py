@@ -150,6 +150,24 @@ def pthat_window(pt_range: tuple[float, float] = DEFAULT_PT_RANGE) -> tuple[floa
     return low * 9 / 10, high * 11 / 10
 
 
+#: Setting groups that switch hard processes on: the part of a class's settings that
+#: re-simulated views must not have (they take the hard process from outside).
+_PROCESS_SWITCHES = ("HiggsSM:", "Top:", "WeakBosonAndParton:")
+
+
+def particle_settings(spec: ProcessSpec, unit_index: int = 0) -> list[str]:
+    """The lines of :func:`pythia_settings` about particles (masses, widths, forced decays).
+
+    What a Pythia instance that showers and hadronises a hard process generated
+    elsewhere needs: everything but the beams, the pT-hat window, the seed and
+    the process switches (with those on it would also generate hard processes
+    of its own).
+    """
+    lines = pythia_settings(spec, 0, unit_index)
+    common = len(pythia_settings(ProcessSpec("", (), None), 0))
+    return [line for line in lines[common:] if not line.startswith(_PROCESS_SWITCHES)]
+
+
 def pythia_settings(
     spec: ProcessSpec,
     seed: int,

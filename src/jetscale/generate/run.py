@@ -41,6 +41,7 @@ from jetscale.generate.parallel import (
     in_this_process,
     on_dask,
 )
+from jetscale.generate.resimulate import ViewSpec, view_specs
 from jetscale.generate.signals import check_class_name, check_signal_window, label_classes
 from jetscale.generate.truth import MATCH_RADIUS
 from jetscale.generate.units import UNIT_JETS, WorkUnit, run_unit, unit_task, work_units
@@ -78,6 +79,9 @@ class GenerationSummary:
     units_reused: int = 0  # work units finished by an earlier call, kept
     #: ``"<Class> unit <index>"`` -> why it did not finish (its worker died)
     failed: dict[str, str] = field(default_factory=dict)
+    #: Re-simulation, per class: groups, views kept, views dropped (no jet in the
+    #: window matched to the group's object), hard objects without a jet in any view.
+    resimulation: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         jets = sum(self.jets_per_class.values())
@@ -91,6 +95,12 @@ class GenerationSummary:
             rate = self.jets_per_second_per_worker.get(name, float("nan"))
             lines.append(
                 f"  {name:5s} {n:8d} jets from {self.events_per_class[name]:8d} events, {rate:6.1f} jets/s/worker"
+            )
+        for name, counts in self.resimulation.items():
+            lines.append(
+                f"  {name:5s} {counts.get('groups', 0)} groups: {counts.get('views_kept', 0)} views "
+                f"kept, {counts.get('views_dropped', 0)} dropped (no matched jet in the window), "
+                f"{counts.get('objects_without_jets', 0)} hard objects without a jet in any view"
             )
         lines += [f"  wrote {path}" for path in self.files]
         lines += [f"  failed {unit}: {reason}" for unit, reason in self.failed.items()]
@@ -134,14 +144,20 @@ def generate_class(
     seed: int = 1,
     unit_jets: int = UNIT_JETS,
     pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
+    resimulate: int | None = None,
+    variations: list[str] | None = None,
 ) -> ak.Array:
     """``n_jets`` jets of one class in memory (one process), identical to :func:`generate`'s.
 
     ``label`` indexes JetClass's ten classes, followed by ``class_name`` for a new
-    signal X (:func:`~jetscale.generate.signals.label_classes`).
+    signal X (:func:`~jetscale.generate.signals.label_classes`). With
+    ``resimulate``, ``n_jets`` groups of re-simulated views (see :func:`generate`).
     """
     window = check_classes([class_name], pt_range)
-    units = work_units([class_name], n_jets, detector, seed, unit_jets, pt_range=window)
+    views = view_specs(resimulate, variations) if resimulate is not None else ()
+    units = work_units(
+        [class_name], n_jets, detector, seed, unit_jets, pt_range=window, views=views
+    )
     return ak.concatenate([run_unit(u).jets for u in units])
 
 
@@ -159,6 +175,8 @@ def generate(
     scheduler: str | None = None,
     client: Any = None,
     pt_range: tuple[float, float] = DEFAULT_PT_RANGE,
+    resimulate: int | None = None,
+    variations: list[str] | None = None,
 ) -> GenerationSummary:
     """Generate JetClass-format jets and write one file per class into ``out_dir``.
 
@@ -183,12 +201,28 @@ def generate(
     of these; ``unit_jets`` (jets per work unit, the grain of parallelism and of
     restarts) is best left at its default.
 
+    Re-simulation (``resimulate=K``, :mod:`~jetscale.generate.resimulate`): each
+    hard process is generated once and its shower, hadronisation, decays and
+    detector response K times, the views named by ``variations`` (K names from
+    :data:`~jetscale.generate.resimulate.VARIATIONS` or ``detector=<card>``;
+    default all ``nominal``). ``jets_per_class`` (and ``unit_jets``) then count
+    groups: one per hard-process object (resonance, or a QCD event's hard parton)
+    with a matched jet in the window in at least one view; each view's jet is
+    the one matched to that object, and views without one are dropped and
+    counted. Files are ``..._rs<K>.root`` with ``jet_group``, ``jet_view`` and
+    ``jet_hard_*`` branches and the views' names beside the tree
+    (:func:`~jetscale.io.jetclass.read_views`).
+
     A unit whose worker process dies is reported while the others go on; then
     :class:`GenerationIncompleteError` is raised, after every other unit and
     class file is written. An exception raised inside a unit propagates.
     Returns a summary with jets/s.
     """
     window = check_classes(classes, pt_range)
+    views = view_specs(resimulate, variations) if resimulate is not None else ()
+    if variations is not None and resimulate is None:
+        msg = "variations name the views of a re-simulation: give resimulate=K (--resimulate) too"
+        raise ValueError(msg)
     if jets_per_class <= 0:
         msg = f"jets_per_class must be positive, got {jets_per_class}"
         raise ValueError(msg)
@@ -216,6 +250,7 @@ def generate(
             progress,
             runner,
             window,
+            views,
         )
 
 
@@ -270,11 +305,19 @@ def _generate(
     progress: bool,
     executor: _Executor,
     pt_range: tuple[float, float],
+    views: tuple[ViewSpec, ...] = (),
 ) -> GenerationSummary:
     """The work of :func:`generate`, with ``out`` held."""
     start = time.perf_counter()
     units = work_units(
-        classes, jets_per_class, detector, seed, unit_jets, card_text=card_text, pt_range=pt_range
+        classes,
+        jets_per_class,
+        detector,
+        seed,
+        unit_jets,
+        card_text=card_text,
+        pt_range=pt_range,
+        views=views,
     )
     store = UnitStore(out, unit_jets, card_text)
     store.remove_temporaries(units)
@@ -287,7 +330,7 @@ def _generate(
     log.info("%d work units: %d finished before, %d to run", len(units), reused, len(todo))
     for name in sorted({u.class_name for u in todo}):
         # The class file of an earlier run would look complete while this run is not.
-        stale = out / sample_file_name(name, detector, seed, pt_range)
+        stale = out / sample_file_name(name, detector, seed, pt_range, len(views))
         if stale.exists():
             log.info("removing %s: it is rewritten once its units are finished", stale)
             stale.unlink()
@@ -296,7 +339,7 @@ def _generate(
     with tqdm(
         total=len(classes) * jets_per_class,
         initial=sum(r.n_jets for r in records.values()),
-        unit="jet",
+        unit="group" if views else "jet",
         disable=not progress,
         desc="generate",
     ) as bar:
@@ -322,9 +365,11 @@ def _generate(
             )
             raise
 
-    summary = _write_class_files(out, classes, units, records, store, detector, seed, pt_range)
+    summary = _write_class_files(
+        out, classes, units, records, store, detector, seed, pt_range, views
+    )
     summary.wall_time_s = time.perf_counter() - start
-    summary.jets_generated = sum(u.n_jets for u in todo if _key(u) in records)
+    summary.jets_generated = sum(records[_key(u)].n_jets for u in todo if _key(u) in records)
     summary.jets_per_second = summary.jets_generated / summary.wall_time_s
     summary.units_generated = len(todo) - len(failed)
     summary.units_reused = reused
@@ -358,6 +403,7 @@ def _write_class_files(
     detector: str,
     seed: int,
     pt_range: tuple[float, float],
+    views: tuple[ViewSpec, ...] = (),
 ) -> GenerationSummary:
     """Assemble the file of every class whose units are all finished; the summary of the files.
 
@@ -372,10 +418,15 @@ def _write_class_files(
         finished = [r for r in mine if r is not None]
         if len(finished) < len(mine):
             continue
-        path = out / sample_file_name(name, detector, seed, pt_range)
+        path = out / sample_file_name(name, detector, seed, pt_range, len(views))
         if not store.assembled_from(path, mine_units):
-            assemble_class_file(path, finished, label_classes(name))
+            assemble_class_file(path, finished, label_classes(name), views)
             store.mark_assembled(path, mine_units)
+        if views:
+            totals = summary.resimulation[name] = {}
+            for record in finished:
+                for key, value in record.counts.items():
+                    totals[key] = totals.get(key, 0) + int(value)
         summary.files.append(path)
         jets = summary.jets_per_class[name] = sum(r.n_jets for r in finished)
         summary.events_per_class[name] = sum(r.n_events for r in finished)

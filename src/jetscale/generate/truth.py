@@ -24,6 +24,7 @@ _FOLLOW_IDS = (23, 24)  # intermediate bosons: follow to their decay products
 _NEUTRINO_IDS = (12, 14, 16)
 _LEPTON_IDS = (11, 13, 15)
 _PARTON_IDS = (1, 2, 3, 4, 5, 6, 21)
+_QCD_PARTON_IDS = (1, 2, 3, 4, 5, 21)  # the light partons a QCD jet comes from
 _HARD_OUTGOING = (22, 23)  # status of the hard process's outgoing particles
 
 Member = tuple[float, float, float]  # (pt GeV, eta, phi)
@@ -39,9 +40,18 @@ def find_decays(event: Any, n_hard: int, spec: ProcessSpec) -> list[list[Member]
     class definition (``spec.n_quarks`` quarks/gluons, ``spec.n_leptons`` charged
     leptons) are left out.
     """
+    return list(decays_by_resonance(event, n_hard, spec).values())
+
+
+def decays_by_resonance(event: Any, n_hard: int, spec: ProcessSpec) -> dict[int, list[Member]]:
+    """:func:`find_decays`, each decay keyed by its resonance's entry in the hard process.
+
+    The key names the same resonance in every re-simulation of one hard process
+    (:mod:`~jetscale.generate.resimulate`), whatever the shower did to it since.
+    """
     if spec.resonance_id is None:
-        return []
-    decays = []
+        return {}
+    decays = {}
     seen = set()
     for i in range(n_hard):
         candidate = event[i]
@@ -62,8 +72,22 @@ def find_decays(event: Any, n_hard: int, spec: ProcessSpec) -> list[list[Member]
             or n_leptons + n_partons != len(products)
         ):
             continue
-        decays.append([(p.pT(), p.eta(), p.phi()) for p in (last, *products)])
+        decays[i] = [(p.pT(), p.eta(), p.phi()) for p in (last, *products)]
     return decays
+
+
+def hard_partons(process: Any) -> dict[int, list[Member]]:
+    """The outgoing quarks and gluons of a hard process, keyed by their entry in it.
+
+    What a QCD jet is matched to in re-simulated views: the parton's own
+    direction in the hard process (one member), the same in every view.
+    """
+    partons = {}
+    for i in range(process.size()):
+        particle = process[i]
+        if particle.status() in _HARD_OUTGOING and particle.idAbs() in _QCD_PARTON_IDS:
+            partons[i] = [(particle.pT(), particle.eta(), particle.phi())]
+    return partons
 
 
 def _collect_products(event: Any, particle: Any, out: list[Any]) -> None:
@@ -88,23 +112,38 @@ def match_jets(
     """Which jets are truth-matched, as a jagged boolean array shaped like ``jets``.
 
     ``jets`` is jagged per event with fields ``pt, eta, phi``; ``decays`` holds per
-    event a list of decays from :func:`find_decays`. A batch holds a few decays
-    per event, so they are visited in Python with numpy per decay.
+    event a list of decays from :func:`find_decays`.
+    """
+    keyed = [dict(enumerate(event_decays)) for event_decays in decays]
+    return assign_jets(jets, keyed, radius) >= 0
+
+
+def assign_jets(
+    jets: ak.Array, objects: list[dict[int, list[Member]]], radius: float = MATCH_RADIUS
+) -> ak.Array:
+    """The key of the object each jet is matched to (-1: none), jagged like ``jets``.
+
+    ``objects`` holds per event the decays (or hard partons) by key, each a list
+    of members ``(pt, eta, phi)`` whose first member is the object itself. A jet
+    is matched when every member lies within ``DeltaR < radius`` of its axis;
+    when several jets qualify, the one closest to the first member gets the key,
+    so an object labels at most one jet. A batch holds a few objects per event,
+    so they are visited in Python with numpy per object.
     """
     counts = ak.to_numpy(ak.num(jets, axis=1))
     starts = np.cumsum(counts) - counts
     flat = ak.flatten(jets, axis=1)
     eta = np.asarray(ak.to_numpy(flat.eta), dtype=np.float64)
     phi = np.asarray(ak.to_numpy(flat.phi), dtype=np.float64)
-    matched = np.zeros(len(eta), dtype=bool)
-    for start, count, event_decays in zip(starts, counts, decays, strict=True):
+    key_of = np.full(len(eta), -1, dtype=np.int64)
+    for start, count, event_objects in zip(starts, counts, objects, strict=True):
         jets_eta = eta[start : start + count, np.newaxis]
         jets_phi = phi[start : start + count, np.newaxis]
-        for decay in event_decays:
-            members = np.asarray(decay, dtype=np.float64)  # (member, 3): pt, eta, phi
-            dr = delta_r(jets_eta, jets_phi, members[:, 1], members[:, 2])  # (jet, member)
+        for key, members in event_objects.items():
+            member = np.asarray(members, dtype=np.float64)  # (member, 3): pt, eta, phi
+            dr = delta_r(jets_eta, jets_phi, member[:, 1], member[:, 2])  # (jet, member)
             contained = np.all(dr < radius, axis=1)
             if contained.any():
-                # the contained jet closest to the resonance gets the decay
-                matched[start + np.argmin(np.where(contained, dr[:, 0], np.inf))] = True
-    return ak.unflatten(matched, counts)
+                # the contained jet closest to the object gets it
+                key_of[start + np.argmin(np.where(contained, dr[:, 0], np.inf))] = key
+    return ak.unflatten(key_of, counts)
