@@ -334,7 +334,10 @@ def _resimulate_batch(
             )
             objects[k].append(found)
             kinematics[k].append(
-                {i: (process[i].pT(), process[i].eta(), process[i].phi(), process[i].m()) for i in found}
+                {
+                    i: (process[i].pT(), process[i].eta(), process[i].phi(), process[i].m())
+                    for i in found
+                }
             )
     base = (unit.unit_index << GROUP_UNIT_SHIFT) | (first_event << GROUP_EVENT_SHIFT)
     all_objects = np.array(
