@@ -185,3 +185,13 @@ def test_a_variation_pythia_rejects_is_refused_before_any_event(tmp_path, monkey
     with pytest.raises(ValueError, match="variation 'broken': Pythia rejected"):
         generate(tmp_path, ["Hbb"], 10, resimulate=2, variations=["nominal", "broken"])
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.dask
+def test_views_on_dask_are_those_of_one_process(tmp_path) -> None:
+    run = {"classes": ["Hbb"], "jets_per_class": 12, "seed": 6, "unit_jets": 6, "progress": False}
+    views = {"resimulate": 2, "variations": ["nominal", "hadronisation_pt_down"]}
+    serial = generate(tmp_path / "serial", **run, **views)
+    on_dask = generate(tmp_path / "dask", workers=2, executor="dask", **run, **views)
+    assert ak.to_list(_jets(on_dask.files[0])) == ak.to_list(_jets(serial.files[0]))
+    assert read_views(on_dask.files[0])["views"] == views["variations"]
