@@ -153,7 +153,7 @@ def hard_process_feed(source: Any) -> Any:
 
 
 def _make_feed_class(lha_up: type) -> type:
-    class HardProcessFeed(lha_up):  # type: ignore[valid-type,misc]
+    class HardProcessFeed(lha_up):
         """Les Houches input that hands a view's Pythia the source's current hard process.
 
         Every ``next()`` of the view calls :meth:`setEvent`, which copies the

@@ -19,6 +19,7 @@ pre-empted batch job) would. Nothing else reads it.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -358,7 +359,7 @@ def _resimulate_batch(
             reco,
             BATCH_EVENTS,
             label,
-            lambda jets, found=objects[k]: assign_jets(jets, found),
+            functools.partial(assign_jets, objects=objects[k]),
             unit.pt_range,
         )
         hard_kinematics = np.array(
