@@ -5,7 +5,8 @@ Subcommands: ``run`` (the main job on the embedded default), ``generate``
 ``train``, ``export``, ``tag`` (tag JetClass or NanoAOD files inside coffea),
 ``scan`` (scaling sweeps), ``fit`` (scaling-law fits), ``cka`` (layer similarity of two
 models), ``cards`` (list detector cards), ``transfer-study`` (fine-tuning against scratch
-over labelled jets, and the effective data transferred).
+over labelled jets, and the effective data transferred), ``robustness`` (how a tagger's
+score moves under simulation variations, on re-simulated files).
 """
 
 from __future__ import annotations

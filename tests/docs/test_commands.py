@@ -35,13 +35,14 @@ EXPENSIVE = {
     "generate": "tests/generate/ and tests/test_cli.py (a few jets per class)",
     "features": "tests/test_cli.py",
     "train": "tests/train/ (tiny models, SIGKILL resume, DDP on CPU)",
-    "pretrain": "tests/transfer/test_pretrain.py (tiny backbones, resume, the command line)",
+    "pretrain": "tests/transfer/test_pretrain.py and test_contrastive_pretraining.py (tiny backbones, resume, the command line)",
     "finetune": "tests/transfer/test_finetune_run.py (policies through the loop, the command line)",
     "export": "tests/export/",
     "tag": "tests/test_cli.py (JetClass and the shared NanoAOD files)",
     "scan": "tests/jobs/ (sweeps on a local dask cluster)",
     "fit": "tests/jobs/ and test_fit_on_the_committed_demo_table below",
     "cka": "tests/transfer/test_cka_command.py (checkpoints of small models, 200-260 jets)",
+    "robustness": "tests/transfer/test_robustness.py (an ONNX model and a checkpoint, 60 groups)",
     "transfer-study": "tests/transfer/test_study.py (scratch and full, 2 n x 2 seeds, local dask)",
 }
 #: Files whose every documented option must appear in their --help (benchmarks take minutes).

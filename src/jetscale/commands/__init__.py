@@ -23,5 +23,6 @@ COMMANDS: tuple[str, ...] = (
     "fit",
     "transfer-study",
     "cka",
+    "robustness",
     "cards",
 )

@@ -180,7 +180,11 @@ def variation_sensitivity(
     file = np.asarray(file, dtype=np.int64)
     group = np.asarray(group, dtype=np.int64)
     view = np.asarray(view, dtype=np.int64)
-    names = list(file_names) if file_names is not None else [f"file {f}" for f in range(len(view_names))]
+    names = (
+        list(file_names)
+        if file_names is not None
+        else [f"file {f}" for f in range(len(view_names))]
+    )
     if len({len(a) for a in (scores, is_signal, file, group, view)}) != 1:
         msg = (
             "scores, is_signal, file, group and view must have one length each, got "
