@@ -89,6 +89,7 @@ def test_train_counts_one_epoch_of_planted_problems(
         "constituents_dropped": len(NAN_JETS),
         "empty_jets": int(sum(counts[i] == 1 for i in NAN_JETS)),
         "jets_outside_task": 0,  # every jet is one of the ten classes
+        "single_view_groups": 0,  # not a contrastive run
     }
     assert record["train"]["problems"] == {
         f"{train_file}: jet_pt: pt <= 0": len(BAD_PT),

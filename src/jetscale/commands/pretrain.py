@@ -1,4 +1,4 @@
-"""``jetscale pretrain``: pretrain a backbone (supervised, masked particle modelling, or both)."""
+"""``jetscale pretrain``: pretrain a backbone (supervised, masked particle modelling, both, or contrastive)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from pathlib import Path
 from jetscale.commands import train as train_command
 from jetscale.commands.progress import show_progress
 
-HELP = "pretrain a backbone: supervised, masked particle modelling (mpm), or supervised+mpm"
+HELP = (
+    "pretrain a backbone: supervised, masked particle modelling (mpm), supervised+mpm, "
+    "or contrastive on re-simulated views"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,10 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pretraining = parser.add_argument_group("pretraining")
     pretraining.add_argument(
         "--objective",
-        choices=["supervised", "mpm", "supervised+mpm"],
+        choices=["supervised", "mpm", "supervised+mpm", "contrastive"],
         default="mpm",
         help="what the backbone learns: the ten classes, masked particle modelling on the "
-        "jets alone, or both losses summed (default: %(default)s)",
+        "jets alone, both losses summed, or to tell re-simulated views of one jet from other "
+        "jets (files of jetscale generate --resimulate; default: %(default)s)",
     )
     pretraining.add_argument(
         "--mpm-fraction",
@@ -40,6 +44,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="self-attention blocks of the MPM decoder (default: %(default)s)",
     )
+    pretraining.add_argument(
+        "--temperature",
+        type=float,
+        default=0.1,
+        help="temperature of the contrastive loss (NT-Xent); smaller weights the hardest "
+        "negatives more (default: %(default)s, SimCLR's)",
+    )
+    pretraining.add_argument(
+        "--projection-dim",
+        type=int,
+        default=128,
+        help="width of the contrastive projection head's output, discarded after pretraining "
+        "(default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             fraction=args.mpm_fraction,
             regression=args.mpm_loss,
             decoder_layers=args.decoder_layers,
+            temperature=args.temperature,
+            projection_dim=args.projection_dim,
         )
     print(json.dumps(line, indent=2))
     train_command.report_data_quality(Path(config.out), "pretrain")

@@ -44,6 +44,9 @@ class QualityReport:
     #: Jets of classes outside the training task (``Hcc`` jets of an ``Hbb,QCD`` task),
     #: left out by the training source (:mod:`jetscale.task`); not unphysical, not in ``clean``.
     jets_outside_task: int = 0
+    #: Groups of re-simulated views left with a single view, left out by contrastive
+    #: pretraining's source (:mod:`jetscale.train.view_groups`): one jet each, not unphysical.
+    single_view_groups: int = 0
     #: ``"file: field: problem" -> count`` for every dropped item.
     problems: Counter[str] = dataclasses.field(default_factory=Counter)
 
@@ -59,6 +62,8 @@ class QualityReport:
         ]
         if self.jets_outside_task:
             lines.append(f"  {self.jets_outside_task} jets of classes outside the task left out")
+        if self.single_view_groups:
+            lines.append(f"  {self.single_view_groups} groups of views with a single view left out")
         lines += [f"  {key}: {count}" for key, count in sorted(self.problems.items())]
         return "\n".join(lines)
 

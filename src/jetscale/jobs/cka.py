@@ -43,7 +43,8 @@ def run_cka(
     """CKA of every layer of ``model_a`` against every layer of ``model_b`` on the same jets.
 
     ``model_a`` and ``model_b`` are run directories (``best.pt``, else ``last.pt``)
-    or checkpoint files; ``data`` are jet files or globs, of which the first
+    or checkpoint files, of ``jetscale train``, ``finetune`` or ``pretrain`` (the
+    backbone of any objective); ``data`` are jet files or globs, of which the first
     ``max_jets`` jets (class-mixed, as in training) are used. ``names`` label the
     models in the figure (default: the run directory names). Writes ``cka.json``
     (and ``cka.png``, ``cka.pdf`` with ``plots``) in ``out`` as a set
@@ -61,7 +62,7 @@ def run_cka(
     if batch_size < MIN_BATCH_JETS:
         msg = f"batch_size must be at least {MIN_BATCH_JETS}, got {batch_size}"
         raise ValueError(msg)
-    loaded = (load_model(model_a), load_model(model_b))
+    loaded = (load_model(model_a, backbones=True), load_model(model_b, backbones=True))
     labels = names or model_labels(model_a, model_b)
     files = [str(p) for p in expand_paths(data)]
     if not files:

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import awkward as ak
 import numpy as np
@@ -50,17 +50,69 @@ class Batch:
 
     x: np.ndarray  # (B, P_batch, F) float32
     mask: np.ndarray  # (B, P_batch) bool
-    label: np.ndarray  # (B,) int64
+    label: np.ndarray  # (B,) int64 class (contrastive batches: the jet's group in the batch)
     class_names: tuple[str, ...] = CLASS_NAMES  # what label indexes (the task's classes)
     weight: np.ndarray | None = None  # (B,) float32 per-jet loss weights (mass decorrelation)
     pt: np.ndarray | None = None  # (B,) jet pT in GeV (validation sets: per-pT-bin metrics)
     sdmass: np.ndarray | None = None  # (B,) soft-drop mass in GeV (validation: sculpting)
 
 
+class TrainingData(Protocol):
+    """What the training loop reads of a training or validation source.
+
+    :class:`JetSource` (jets in interleaved order) for every objective but
+    contrastive pretraining, whose source yields batches of whole groups of
+    views (:class:`~jetscale.train.view_groups.GroupSource`).
+    """
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The files (paths, globs, directories, .txt lists) as given."""
+        ...
+
+    @property
+    def data_order(self) -> str:
+        """The order of the stream, stored in checkpoints: a run resumes only in its own."""
+        ...
+
+    @property
+    def weights(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None:
+        """Per-jet loss weights from (label, pT, m_SD), or ``None``."""
+        ...
+
+    def nominal_jets(self) -> int:
+        """Jets the source yields in one epoch (U)."""
+        ...
+
+    def batches_per_epoch(self, batch_size: int, unique_jets: int) -> int:
+        """Batches :meth:`batches` yields in one epoch."""
+        ...
+
+    def kinematics(self) -> dict[str, np.ndarray]:
+        """``label``, ``pt``, ``eta`` and ``sdmass`` of exactly the jets the source yields."""
+        ...
+
+    def batches(
+        self,
+        batch_size: int,
+        seed: int,
+        epoch: int,
+        shuffle: bool = True,
+        report: QualityReport | None = None,
+    ) -> Iterator[Batch]:
+        """Batches of one epoch, identical for the same (seed, epoch)."""
+        ...
+
+    def load_all(self, report: QualityReport | None = None) -> Batch:
+        """Every jet of the source in memory (the fixed validation set)."""
+        ...
+
+
 @dataclasses.dataclass(frozen=True)
 class JetSource:
     """Which jets of which files, and how they become tagger inputs."""
 
+    data_order: ClassVar[str] = DATA_ORDER
     paths: tuple[str, ...]
     feature_set: str
     max_particles: int
@@ -406,19 +458,10 @@ def with_training_record(
     for ``mass_decorrelation="flat-pt-msd"``, the (pT, m_SD) weights
     (:mod:`jetscale.train.reweight`), from exactly the jets trained on.
     """
-    from jetscale.phase_space import PhaseSpace
     from jetscale.train.reweight import FLAT_PT_MSD, MassPtWeights
 
     kinematics = source.kinematics()
-    record: dict[str, Any] = {
-        "jets": len(kinematics["label"]),
-        "phase_space": (
-            PhaseSpace.of_jets(kinematics["pt"], kinematics["eta"]).to_json()
-            if len(kinematics["label"])
-            else None
-        ),
-        "mass_decorrelation": None,
-    }
+    record = training_record(kinematics)
     if mass_decorrelation == FLAT_PT_MSD:
         if len(kinematics["sdmass"]) and np.isnan(kinematics["sdmass"]).all():
             msg = f"mass decorrelation needs the soft-drop mass (branch jet_sdmass), which no training jet of {', '.join(source.paths)} has"
@@ -437,3 +480,22 @@ def with_training_record(
             weights.table.max(initial=0.0),
         )
     return source, record
+
+
+def training_record(kinematics: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What ``training_data.json`` records of the training jets' ``kinematics`` (unweighted).
+
+    The jets trained on and the phase space they cover (export writes it into
+    the model card; the processors count jets outside it).
+    """
+    from jetscale.phase_space import PhaseSpace
+
+    return {
+        "jets": len(kinematics["label"]),
+        "phase_space": (
+            PhaseSpace.of_jets(kinematics["pt"], kinematics["eta"]).to_json()
+            if len(kinematics["label"])
+            else None
+        ),
+        "mass_decorrelation": None,
+    }

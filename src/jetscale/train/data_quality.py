@@ -33,6 +33,7 @@ def quality_record(report: QualityReport, paths: tuple[str, ...]) -> dict[str, A
         "constituents_dropped": report.constituents_dropped,
         "empty_jets": report.empty_jets,
         "jets_outside_task": report.jets_outside_task,
+        "single_view_groups": report.single_view_groups,
         "problems": dict(sorted(report.problems.items())),
     }
 
@@ -72,7 +73,10 @@ def write_data_quality(
 
 
 def summary_line(record: Mapping[str, Any]) -> str | None:
-    """One line of what was dropped, or ``None`` when nothing was."""
+    """One line of what was dropped, or ``None`` when nothing was.
+
+    Unphysical jets and constituents, and groups of views left with a single view.
+    """
     parts = []
     for key, name in _SETS.items():
         counts = record.get(key)
@@ -83,4 +87,8 @@ def summary_line(record: Mapping[str, Any]) -> str | None:
             f"{counts['constituents_dropped']} of {counts['constituents_read']} constituents "
             "dropped as unphysical"
         )
+    for key, name in _SETS.items():
+        single = (record.get(key) or {}).get("single_view_groups", 0)
+        if single:  # contrastive pretraining: nothing to pair their one view with
+            parts.append(f"{name} data: {single} groups of views with a single view left out")
     return "; ".join(parts) if parts else None

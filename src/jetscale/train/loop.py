@@ -38,11 +38,12 @@ from jetscale.train.checkpoint import (
 )
 from jetscale.train.config import TrainConfig
 from jetscale.train.data import (
-    DATA_ORDER,
     TRAINING_DATA_NAME,
     Batch,
+    TrainingData,
     check_task_classes,
     split_sources,
+    training_record,
     with_training_record,
 )
 from jetscale.train.data_quality import write_data_quality
@@ -53,7 +54,7 @@ from jetscale.train.metrics_file import (
     read_metrics,
     reconcile_metrics,
 )
-from jetscale.train.objective import Objective, Supervised, make_optimizer
+from jetscale.train.objective import Objective, ReadsOwnData, Supervised, make_optimizer
 from jetscale.train.schedule import get_lr, warmup_warning
 
 log = logging.getLogger(__name__)
@@ -223,24 +224,30 @@ def _train(
 
     model = objective.build(config.model).to(device)
     optimizer = objective.optimizer(model, config)
-    train_source, val_source = split_sources(
-        config.data,
-        config.val_data,
-        config.model.feature_set,
-        config.model.max_particles,
-        config.max_jets,
-        config.val_fraction,
-        config.val_max_jets,
-        config.chunk_jets,
-        objective.needs_labels,
-        config.task,
-    )
     if config.mass_decorrelation != "none" and not isinstance(objective, Supervised):
         msg = f"mass_decorrelation={config.mass_decorrelation!r} needs the supervised objective, not {objective.name!r}"
         raise ValueError(msg)
-    train_source, training_record = with_training_record(train_source, config.mass_decorrelation)
+    train_source: TrainingData
+    val_source: TrainingData
+    if isinstance(objective, ReadsOwnData):  # contrastive pretraining: whole groups of views
+        train_source, val_source = objective.data_sources(config)
+        record = training_record(train_source.kinematics())
+    else:
+        jets, val_source = split_sources(
+            config.data,
+            config.val_data,
+            config.model.feature_set,
+            config.model.max_particles,
+            config.max_jets,
+            config.val_fraction,
+            config.val_max_jets,
+            config.chunk_jets,
+            objective.needs_labels,
+            config.task,
+        )
+        train_source, record = with_training_record(jets, config.mass_decorrelation)
     if ddp.is_main:
-        write_json(out / TRAINING_DATA_NAME, training_record)
+        write_json(out / TRAINING_DATA_NAME, record)
     unique_jets = train_source.nominal_jets()
     # With W processes each step consumes W batches; a last incomplete group is dropped.
     batches = train_source.batches_per_epoch(config.batch_size, unique_jets)
@@ -269,7 +276,7 @@ def _train(
     state |= {"best_val_loss": math.inf, "wall_time_s": 0.0}
     if resume and (out / LAST).exists():
         checkpoint = load_checkpoint(out / LAST)
-        _check_matches(checkpoint, config, out / LAST, objective)
+        _check_matches(checkpoint, config, out / LAST, objective, train_source.data_order)
         model.load_state_dict(checkpoint["model_state"])
         optimizer.load_state_dict(checkpoint["optimizer_state"])
         torch.set_rng_state(checkpoint["rng_state"])
@@ -328,6 +335,7 @@ def _train(
             lr,
             out,
             steps_per_epoch,
+            train_source.data_order,
         )
 
     steps_this_call = 0
@@ -433,6 +441,7 @@ def _evaluate_and_save(
     lr: float,
     out: Path,
     steps_per_epoch: int,
+    data_order: str,
 ) -> dict[str, Any]:
     metrics = objective.evaluate(model, val_set, device, config.batch_size)
     state["wall_time_s"] = time.perf_counter() - started
@@ -457,7 +466,7 @@ def _evaluate_and_save(
         "model_state": model.state_dict(),
         "optimizer_state": optimizer.state_dict(),
         "rng_state": torch.get_rng_state(),
-        "data_order": DATA_ORDER,
+        "data_order": data_order,
         "objective": objective.describe(),
         "provenance": provenance(seeds={"train": config.seed}),
         **state,
@@ -530,7 +539,11 @@ def non_embedding_parameters(model: torch.nn.Module) -> int:
 
 
 def _check_matches(
-    checkpoint: dict[str, Any], config: TrainConfig, path: Path, objective: Objective
+    checkpoint: dict[str, Any],
+    config: TrainConfig,
+    path: Path,
+    objective: Objective,
+    data_order: str,
 ) -> None:
     started_with = checkpoint.get("objective", {"name": "supervised"})
     if started_with != objective.describe():
@@ -544,13 +557,13 @@ def _check_matches(
         changed = config_changes(checkpoint["model_config"], config.model.to_dict(), "model.")
         msg = f"{path}: the checkpoint's model differs from the configured one (changed: {'; '.join(changed)})"
         raise CheckpointError(msg)
-    if checkpoint.get("data_order") != DATA_ORDER:
+    if checkpoint.get("data_order") != data_order:
         # Resuming would go on with other jets than the run's first steps saw (and
         # another U): the order of the training stream changed between versions.
         msg = (
             f"{path}: the run was started by a jetscale that ordered the training jets "
             f"differently ({checkpoint.get('data_order', 'files one after the other')}, "
-            f"now {DATA_ORDER}); resuming would train on other jets. Train into a new "
+            f"now {data_order}); resuming would train on other jets. Train into a new "
             "--out (or train(config, resume=False), which starts this one over)"
         )
         raise CheckpointError(msg)

@@ -3,14 +3,15 @@
 The training loop (:mod:`jetscale.train.loop`) owns data, schedule, checkpoints,
 resumption, DDP and compute accounting; an :class:`Objective` owns the rest. The
 default is :class:`Supervised`, the tagger's cross-entropy over its classes.
-Pretraining objectives (masked particle modelling, in
+Pretraining objectives (masked particle modelling and contrastive learning, in
 :mod:`jetscale.transfer.pretrain`) plug in here, so they inherit everything the
-loop guarantees.
+loop guarantees; one that needs other batches than the jets' stream (whole
+groups of re-simulated views) also gives the loop its data (:class:`ReadsOwnData`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from jetscale.metrics import (
 )
 from jetscale.nn import ModelConfig, build_model, forward_flops
 from jetscale.train.config import TrainConfig
-from jetscale.train.data import Batch
+from jetscale.train.data import Batch, TrainingData
 
 
 class Objective(Protocol):
@@ -79,6 +80,20 @@ class Objective(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What the checkpoint records of the objective (a resumed run must match it)."""
+        ...
+
+
+@runtime_checkable
+class ReadsOwnData(Protocol):
+    """An objective that needs other batches than the jets' stream gives (whole groups of views).
+
+    The loop then takes its training and validation sources from
+    :meth:`data_sources` instead of :func:`~jetscale.train.data.split_sources`;
+    the rest (checkpoints, resumption, DDP, accounting) is unchanged.
+    """
+
+    def data_sources(self, config: TrainConfig) -> tuple[TrainingData, TrainingData]:
+        """Training and validation sources for ``config`` (checked here, before any step)."""
         ...
 
 

@@ -12,7 +12,12 @@ inherits streaming data, resumption after SIGKILL, DDP and FLOPs accounting from
     labels are not read by the loss);
 ``supervised+mpm``
     the sum of both losses: the classifier sees the whole jet, the MPM decoder
-    the jet with its hidden particles.
+    the jet with its hidden particles;
+``contrastive``
+    RS3L-style contrastive learning on re-simulated views
+    (:mod:`jetscale.transfer.contrastive`): the views of one hard process pulled
+    together, other jets pushed apart, from batches of whole groups of views
+    (:mod:`jetscale.train.view_groups`); labels are not read.
 
 Which particles are hidden at a step is drawn from a generator seeded with
 (seed, step), so a resumed run hides the same particles as an uninterrupted
@@ -43,7 +48,7 @@ from jetscale.nn import ModelConfig, build_model, forward_flops
 from jetscale.nn.transformer import JetTransformer
 from jetscale.train.checkpoint import BEST_NAME, LAST_NAME, CheckpointError, load_checkpoint
 from jetscale.train.config import TrainConfig
-from jetscale.train.data import Batch
+from jetscale.train.data import Batch, TrainingData
 from jetscale.train.loop import train
 from jetscale.train.objective import (
     Supervised,
@@ -51,9 +56,19 @@ from jetscale.train.objective import (
     make_optimizer,
     set_uniform_learning_rate,
 )
+from jetscale.train.view_groups import group_slices, group_sources
+from jetscale.transfer.contrastive import (
+    DEFAULT_PROJECTION_DIM,
+    DEFAULT_TEMPERATURE,
+    ContrastiveModel,
+    ProjectionHead,
+    gather_from_processes,
+    multi_positive_nt_xent,
+    view_statistics,
+)
 from jetscale.transfer.mpm import DEFAULT_FRACTION, MaskedParticleModel, choose_hidden, mpm_loss
 
-ObjectiveName = Literal["supervised", "mpm", "supervised+mpm"]
+ObjectiveName = Literal["supervised", "mpm", "supervised+mpm", "contrastive"]
 OBJECTIVES: tuple[str, ...] = get_args(ObjectiveName)
 BACKBONE_NAME = "backbone.json"
 _VALIDATION_SEED = 7_919  # fixed hidden particles for validation, whatever the run's seed
@@ -180,6 +195,132 @@ class MaskedObjective:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class ContrastiveObjective:
+    """``contrastive``: the loop's objective for contrastive learning on re-simulated views.
+
+    Batches hold whole groups of views (:mod:`jetscale.train.view_groups`); the
+    batch's ``label`` is each jet's group within it. The loss and the head are
+    :mod:`jetscale.transfer.contrastive`'s.
+    """
+
+    temperature: float = DEFAULT_TEMPERATURE
+    projection_dim: int = DEFAULT_PROJECTION_DIM
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            msg = f"the contrastive temperature must be positive, got {self.temperature}"
+            raise ValueError(msg)
+        if self.projection_dim < 1:
+            msg = f"the projection needs at least one dimension, got {self.projection_dim}"
+            raise ValueError(msg)
+
+    @property
+    def name(self) -> str:
+        return "contrastive"
+
+    @property
+    def needs_labels(self) -> bool:
+        return False
+
+    def data_sources(self, config: TrainConfig) -> tuple[TrainingData, TrainingData]:
+        """Whole groups of views; files without group ids are named here, before any step."""
+        train_source, val_source = group_sources(
+            config.data,
+            config.val_data,
+            config.model.feature_set,
+            config.model.max_particles,
+            config.max_jets,
+            config.val_fraction,
+            config.val_max_jets,
+            config.chunk_jets,
+        )
+        if train_source.nominal_jets() == 0:
+            msg = f"no groups of two or more views to train on in {', '.join(config.data)}"
+            raise ValueError(msg)
+        train_source.batches_per_epoch(config.batch_size, 0)  # a batch too small: said now
+        return train_source, val_source
+
+    def build(self, config: ModelConfig) -> torch.nn.Module:
+        return ContrastiveModel(build_model(config), self.projection_dim)
+
+    def loss(
+        self,
+        module: torch.nn.Module,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        label: torch.Tensor,
+        step: int,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The global batch's loss; ``label`` is each jet's group in the batch."""
+        if weight is not None:  # the loop refuses mass decorrelation for pretraining
+            msg = "contrastive pretraining takes no per-jet weights"
+            raise ValueError(msg)
+        z, logits = module(x, mask)
+        z, group = gather_from_processes(z, label)
+        # The unused classification head times zero: every parameter has a gradient (DDP).
+        return multi_positive_nt_xent(z, group, self.temperature) + 0.0 * logits.float().sum()
+
+    @torch.no_grad()
+    def evaluate(
+        self, module: torch.nn.Module, data: Batch, device: torch.device, batch_size: int
+    ) -> dict[str, Any]:
+        """Batches of whole groups in a fixed order, so the loss compares between evaluations."""
+        was_training = module.training
+        module.eval()
+        inner = getattr(module, "module", module)
+        sums = {"loss": 0.0, "positive_cosine": 0.0, "retrieval": 0.0, "negative_cosine": 0.0}
+        views, positive_pairs, negative_pairs = 0, 0, 0
+        for rows in group_slices(data.label, batch_size):
+            longest = max(int(data.mask[rows].sum(axis=1).max(initial=0)), 1)
+            x = torch.from_numpy(data.x[rows, :longest]).to(device)
+            mask = torch.from_numpy(data.mask[rows, :longest]).to(device)
+            group = torch.from_numpy(data.label[rows]).to(device)
+            z, _ = inner(x, mask)
+            stats = view_statistics(z, group, self.temperature)
+            sums["loss"] += stats.loss * stats.views  # means over views, over pairs
+            sums["retrieval"] += stats.retrieval * stats.views
+            sums["positive_cosine"] += stats.positive_cosine * stats.positive_pairs
+            if stats.negative_pairs:
+                sums["negative_cosine"] += stats.negative_cosine * stats.negative_pairs
+            views += stats.views
+            positive_pairs += stats.positive_pairs
+            negative_pairs += stats.negative_pairs
+        module.train(was_training)
+        loss = sums["loss"] / max(views, 1)
+        return {
+            "val_contrastive_loss": loss,
+            "val_positive_cosine": sums["positive_cosine"] / max(positive_pairs, 1),
+            "val_negative_cosine": sums["negative_cosine"] / max(negative_pairs, 1),
+            "val_view_retrieval": sums["retrieval"] / max(views, 1),
+            "val_groups": int(data.label.max(initial=-1)) + 1,
+            "val_loss": loss,
+        }
+
+    def forward_flops(self, config: ModelConfig, n_particles: int) -> float:
+        """The backbone's forward (its unused head included: it is computed) and the projection.
+
+        Per jet, so every view counts; the batch's similarity matrix (2 N p per
+        jet for N jets a batch, small against the backbone's pass) is left out.
+        """
+        head = ProjectionHead.flops(config.d_model, self.projection_dim)
+        return float(forward_flops(config, n_particles) + head)
+
+    def optimizer(self, module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+        return make_optimizer(module, config)
+
+    def set_learning_rate(self, optimizer: torch.optim.Optimizer, lr: float, step: int) -> None:
+        set_uniform_learning_rate(optimizer, lr)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "temperature": self.temperature,
+            "projection_dim": self.projection_dim,
+        }
+
+
 class _PretrainModule(torch.nn.Module):
     """One forward for both losses (DDP wraps a single module and its forward)."""
 
@@ -207,13 +348,17 @@ def objective_for(
     regression: Literal["l1", "huber"] = "l1",
     decoder_layers: int = 1,
     seed: int = 1,
-) -> Supervised | MaskedObjective:
-    """The loop's objective for a pretraining objective name."""
+    temperature: float = DEFAULT_TEMPERATURE,
+    projection_dim: int = DEFAULT_PROJECTION_DIM,
+) -> Supervised | MaskedObjective | ContrastiveObjective:
+    """The loop's objective for a pretraining objective name (each takes its own settings)."""
     if name not in OBJECTIVES:
         msg = f"unknown pretraining objective {name!r}; known: {', '.join(OBJECTIVES)}"
         raise ValueError(msg)
     if name == "supervised":
         return Supervised()
+    if name == "contrastive":
+        return ContrastiveObjective(temperature, projection_dim)
     return MaskedObjective(name == "supervised+mpm", fraction, regression, decoder_layers, seed)
 
 
@@ -225,12 +370,24 @@ def pretrain(
     decoder_layers: int = 1,
     resume: bool = True,
     stop_after_steps: int | None = None,
+    temperature: float = DEFAULT_TEMPERATURE,
+    projection_dim: int = DEFAULT_PROJECTION_DIM,
 ) -> dict[str, Any]:
     """Pretrain (or resume) a backbone in ``config.out``; returns the last metrics line.
 
-    Writes ``backbone.json`` (what the backbone is and saw) once the run is done.
+    ``fraction``, ``regression`` and ``decoder_layers`` set ``mpm``;
+    ``temperature`` and ``projection_dim`` set ``contrastive``. Writes
+    ``backbone.json`` (what the backbone is and saw) once the run is done.
     """
-    chosen = objective_for(objective, fraction, regression, decoder_layers, config.seed)
+    chosen = objective_for(
+        objective,
+        fraction,
+        regression,
+        decoder_layers,
+        config.seed,
+        temperature,
+        projection_dim,
+    )
     line = train(config, resume, stop_after_steps, objective=chosen)
     if stop_after_steps is None and int(os.environ.get("RANK", "0")) == 0:
         write_json(
@@ -267,12 +424,32 @@ def backbone_state(path: str | os.PathLike[str]) -> tuple[ModelConfig, dict[str,
         path = path / BEST_NAME if (path / BEST_NAME).exists() else path / LAST_NAME
     checkpoint = load_checkpoint(path)
     config = ModelConfig.from_dict(checkpoint["model_config"])
-    state: dict[str, torch.Tensor] = checkpoint["model_state"]
+    state = backbone_weights(checkpoint)
+    if state is None:
+        name = checkpoint.get("objective", {"name": "supervised"}).get("name")
+        msg = f"{path}: not a backbone checkpoint (objective {name!r})"
+        raise CheckpointError(msg)
+    return config, state
+
+
+#: Where each pretraining objective's module keeps the backbone (its state-dict prefix).
+BACKBONE_PREFIXES = {
+    "supervised": "",
+    "mpm": "mpm.backbone.",
+    "supervised+mpm": "mpm.backbone.",
+    "contrastive": "backbone.",
+}
+
+
+def backbone_weights(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor] | None:
+    """The backbone's weights, under its own names, of a loaded checkpoint of any objective.
+
+    ``None`` for a checkpoint of no pretraining objective (a fine-tuned run).
+    Pretraining-only parts (the MPM decoder, the projection head) are left out.
+    """
     name = checkpoint.get("objective", {"name": "supervised"}).get("name")
-    if name == "supervised":
-        return config, dict(state)
-    if name in ("mpm", "supervised+mpm"):
-        prefix = "mpm.backbone."
-        return config, {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-    msg = f"{path}: not a backbone checkpoint (objective {name!r})"
-    raise CheckpointError(msg)
+    prefix = BACKBONE_PREFIXES.get(name)
+    if prefix is None:
+        return None
+    state: dict[str, torch.Tensor] = checkpoint["model_state"]
+    return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}

@@ -62,8 +62,14 @@ class LoadedModel:
     step: int  # the training step of the checkpoint
 
 
-def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+def load_model(path: str | os.PathLike[str], *, backbones: bool = False) -> LoadedModel:
     """The model of a run directory (``best.pt``, else ``last.pt``) or of a checkpoint file.
+
+    With ``backbones`` a ``jetscale pretrain`` run of any objective (MPM,
+    contrastive) gives its backbone (:func:`~jetscale.transfer.pretrain.backbone_weights`;
+    the pretraining-only decoder or projection head left out, the classification
+    head as it is, untrained by those objectives): what CKA compares. Without it
+    such a run does not fit its model config: its outputs are not a tagger's.
 
     Raises :class:`~jetscale.train.checkpoint.CheckpointError` naming the file if it
     is missing, not a jetscale checkpoint, or holds weights that do not fit its
@@ -86,8 +92,13 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         msg = f"{checkpoint}: invalid model config ({err})"
         raise CheckpointError(msg) from err
     module = build_model(config)
+    weights = state["model_state"]
+    if backbones:
+        from jetscale.transfer.pretrain import backbone_weights
+
+        weights = backbone_weights(state) or weights
     try:
-        module.load_state_dict(state["model_state"])
+        module.load_state_dict(weights)
     except (RuntimeError, TypeError) as err:
         msg = f"{checkpoint}: weights do not fit the stored model config ({err})"
         raise CheckpointError(msg) from err
