@@ -172,3 +172,21 @@ def test_mpm_flops_match_torch_s_own_count() -> None:
             attention += config.n_layers * 4 * n * n * d + 4 * (n + 1) * d
         counted = counter.get_total_flops() / 3 + attention
         assert objective.forward_flops(config, n) == pytest.approx(counted, rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.dask  # a multi-process test, like the dask ones
+def test_mpm_pretrains_on_two_processes(files: dict, tmp_path: Path) -> None:
+    """torchrun with 2 processes: MPM's unused class blocks do not stop DDP."""
+    out = tmp_path / "ddp"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
+    argv = [*torchrun, "-m", "jetscale.cli", "pretrain", "--data", str(files["unlabelled"])]
+    argv += ["--val-data", str(files["val"]), "--out", str(out), "--objective", "mpm"]
+    argv += ["--feature-set", "kin", "--max-particles", "16", "--d-model", "16", "--layers", "1"]
+    argv += ["--heads", "2", "--class-layers", "1", "--batch-size", "64", "--epochs", "1"]
+    argv += ["--eval-every", "2"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = load_checkpoint(out / "last.pt")
+    assert state["step"] == 5  # as one process with batches of 128 (test_the_command_line)
+    assert all(torch.isfinite(v).all() for v in state["model_state"].values())

@@ -129,6 +129,10 @@ class MaskedObjective:
         total, _ = mpm_loss(_inner(module).mpm, prediction, x, hidden, self.regression)
         if logits is not None:
             total = total + F.cross_entropy(logits.float(), label)
+        else:
+            # MPM alone leaves the backbone's class blocks and head unused, and DDP
+            # wants a gradient for every parameter: one element of each, times zero.
+            total = total + 0.0 * sum(p.reshape(-1)[0] for p in module.parameters())
         return total
 
     @torch.no_grad()
