@@ -195,3 +195,30 @@ def test_views_on_dask_are_those_of_one_process(tmp_path) -> None:
     on_dask = generate(tmp_path / "dask", workers=2, executor="dask", **run, **views)
     assert ak.to_list(_jets(on_dask.files[0])) == ak.to_list(_jets(serial.files[0]))
     assert read_views(on_dask.files[0])["views"] == views["variations"]
+
+
+def test_a_view_that_always_fails_stops_its_unit_instead_of_hanging(tmp_path, monkeypatch) -> None:
+    """A zero momentum tolerance fails Pythia's own check on every event of that view."""
+    monkeypatch.setitem(VARIATIONS, "never_passes", ("Check:epTolErr = 0",))
+    with pytest.raises(RuntimeError, match=r"view 1 \(never_passes\) failed 10 times"):
+        generate(
+            tmp_path,
+            ["QCD"],
+            5,
+            progress=False,
+            resimulate=2,
+            variations=["nominal", "never_passes"],
+        )
+
+
+def test_a_per_jet_holdout_refuses_re_simulated_files(resimulated) -> None:
+    """Views of one hard process on both sides of a train/validation split: refused."""
+    from jetscale.train.data import split_sources
+
+    with pytest.raises(ValueError, match="re-simulated views .* both sides of the split"):
+        split_sources([str(resimulated["QCD"])], [], "kinpid", 32, None, 0.1, 100, 1000)
+    # with separate validation files the split is the user's
+    train, _ = split_sources(
+        [str(resimulated["QCD"])], [str(resimulated["Hbb"])], "kinpid", 32, None, 0.1, 100, 1000
+    )
+    assert train.paths == (str(resimulated["QCD"]),)

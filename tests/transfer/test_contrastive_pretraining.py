@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -295,6 +296,22 @@ def test_a_batch_too_small_for_two_groups_is_refused(files: dict, tmp_path: Path
     run = config((files["triples"],), tmp_path / "small", batch_size=5)
     with pytest.raises(ValueError, match="batch_size 5 holds fewer than two groups of 3 views"):
         pretrain(run, "contrastive")
+
+
+def test_validation_groups_too_large_for_the_batch_are_refused_before_any_step(
+    files: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training pairs fit a batch of 5 jets twice, the validation triples do not: said at once."""
+    steps = []
+    loss = ContrastiveObjective.loss
+    monkeypatch.setattr(
+        ContrastiveObjective, "loss", lambda self, *a, **k: steps.append(1) or loss(self, *a, **k)
+    )
+    run = config((files["pairs"],), tmp_path / "val_small", batch_size=5)
+    run = dataclasses.replace(run, val_data=(str(files["triples"]),))
+    with pytest.raises(ValueError, match="batch_size 5 holds fewer than two groups of 3 views"):
+        pretrain(run, "contrastive")
+    assert steps == []  # refused before the first training step, not at the first evaluation
 
 
 # --- (d) a real run, fine-tuned and exported ----------------------------------------

@@ -87,6 +87,31 @@ def test_shifts_and_aucs_of_a_hand_made_table(seed: int) -> None:
     assert summary["signal"]["pairs"] == 3 and summary["background"]["pairs"] == 2
 
 
+def test_shifts_sharing_a_reference_get_the_cluster_robust_error() -> None:
+    """Three nominal views a group: two shifts against one reference, correlated.
+
+    The standard error is worked out by hand: per reference (group) the sum of the
+    deviations of its shifts from the mean, squared, summed, times G / (G - 1),
+    square root, over n.
+    """
+    rows = []
+    scores = {0: (0.5, 0.6, 0.7), 1: (0.2, 0.1, 0.4), 2: (0.9, 0.9, 0.6)}
+    for g, views in scores.items():
+        rows += [(0, g, v, x, True) for v, x in enumerate(views)]
+    result = variation_sensitivity(**table_columns(rows), view_names=[[NOMINAL, NOMINAL, NOMINAL]])[
+        NOMINAL
+    ].signal
+    shifts = {0: (0.1, 0.2), 1: (-0.1, 0.2), 2: (0.0, -0.3)}
+    n = 6
+    mean = sum(sum(v) for v in shifts.values()) / n
+    clustered = sum((sum(x - mean for x in v)) ** 2 for v in shifts.values())
+    assert result.pairs == n
+    assert result.mean == pytest.approx(mean)
+    assert result.mean_error == pytest.approx((3 / 2 * clustered) ** 0.5 / n)
+    naive = np.std([x for v in shifts.values() for x in v], ddof=1) / n**0.5
+    assert result.mean_error != pytest.approx(naive)  # the correlation matters here
+
+
 def test_the_nominal_noise_floor_and_a_shift_above_it() -> None:
     """Nominal views differ by noise alone: mean 0, spread sqrt(2) sigma; a variation adds its shift."""
     rng = np.random.default_rng(7)

@@ -103,9 +103,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variations",
         default=None,
         metavar="NAMES",
-        help="comma-separated variation of each view (K names): nominal, fsr_up, fsr_down, "
-        "isr_up, isr_down, hadronisation_pt_up, hadronisation_pt_down or detector=<card>, "
-        "such as nominal,nominal,fsr_up,detector=coarse (default: all nominal)",
+        help="comma-separated variation of each view (K names): nominal (new random numbers "
+        "only); fsr_up, fsr_down (the final-state shower's renormalisation scale x2, x1/2: up "
+        "means less radiation); isr_up, isr_down (the same for initial-state radiation); "
+        "hadronisation_pt_up, hadronisation_pt_down (StringPT:sigma +-20%%); detector=<card> "
+        "(another card); such as nominal,nominal,fsr_up,detector=coarse (default: all nominal)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

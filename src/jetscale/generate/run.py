@@ -338,7 +338,8 @@ def _generate(
     failed: dict[str, str] = {}
     with tqdm(
         total=len(classes) * jets_per_class,
-        initial=sum(r.n_jets for r in records.values()),
+        # re-simulated units count groups (their records count rows: views)
+        initial=sum(r.counts.get("groups", r.n_jets) for r in records.values()),
         unit="group" if views else "jet",
         disable=not progress,
         desc="generate",

@@ -297,6 +297,10 @@ def _run_resimulated_unit(
     return UnitResult(unit, result, n_events, time.perf_counter() - start, counts)
 
 
+#: A view that fails this many times in a row on one hard process stops its unit: a
+#: retry draws new random numbers, so only a broken configuration fails them all
+#: (plain generation moves on to a new event instead; a view cannot).
+MAX_VIEW_ATTEMPTS = 10
 #: ``group = unit << GROUP_UNIT_SHIFT | hard process << GROUP_EVENT_SHIFT | entry``:
 #: the entry of the object in its hard-process record is below 256, a unit has
 #: fewer than 2**24 hard processes.
@@ -324,8 +328,16 @@ def _resimulate_batch(
         while not hard.next():
             pass  # a failed event is retried; Pythia's own error counters limit this
         for k, view in enumerate(views):
-            while not view.pythia.next():
-                pass  # the feed hands the same hard process again
+            for _attempt in range(MAX_VIEW_ATTEMPTS):
+                if view.pythia.next():  # a failure is retried on the same hard process
+                    break
+            else:
+                msg = (
+                    f"{unit.class_name} unit {unit.unit_index}: view {k} ({view.spec.name}) "
+                    f"failed {MAX_VIEW_ATTEMPTS} times on hard process {first_event + len(per_view[k])}; "
+                    "check the variation's settings"
+                )
+                raise RuntimeError(msg)
             event, process = view.pythia.event, view.pythia.process
             per_view[k].append(view.read_final(event))
             found = (
@@ -340,6 +352,12 @@ def _resimulate_batch(
                     for i in found
                 }
             )
+    if first_event + BATCH_EVENTS > 1 << (GROUP_UNIT_SHIFT - GROUP_EVENT_SHIFT):
+        msg = f"{unit.class_name} unit {unit.unit_index}: too many hard processes for a group id"
+        raise RuntimeError(msg)
+    if any(key >= 1 << GROUP_EVENT_SHIFT for found in objects for keyed in found for key in keyed):
+        msg = f"{unit.class_name} unit {unit.unit_index}: an object beyond entry 255 of its hard process"
+        raise RuntimeError(msg)
     base = (unit.unit_index << GROUP_UNIT_SHIFT) | (first_event << GROUP_EVENT_SHIFT)
     all_objects = np.array(
         sorted(

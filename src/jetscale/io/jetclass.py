@@ -80,6 +80,13 @@ def read_jetclass(
     return concatenate_chunks(chunks, paths)
 
 
+def is_resimulated(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a ROOT file of re-simulated views (it has ``jet_group``)."""
+    if Path(path).suffix != ".root":
+        return False
+    return schema.JET_PREFIX + "group" in open_tree(Path(path))
+
+
 def read_views(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The description of a re-simulated file's views (:data:`~jetscale.schema.VIEWS_KEY`).
 

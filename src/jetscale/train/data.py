@@ -32,6 +32,7 @@ from jetscale.features import build_features
 from jetscale.features.registry import reader_fields
 from jetscale.io import QualityReport, expand_paths, iterate_jets
 from jetscale.io.interleave import holdout_every, interleave_jets, selected_size
+from jetscale.io.jetclass import is_resimulated
 from jetscale.io.reader import count_entries, label_branches_of
 from jetscale.schema import CLASS_NAMES
 from jetscale.task import Task, parse_task
@@ -431,6 +432,13 @@ def split_sources(
     if val_data:
         return source(data, max_jets, None, False), source(val_data, val_max_jets, None, False)
     every = holdout_every(val_fraction)
+    if views := [str(p) for p in expand_paths(data) if is_resimulated(p)]:
+        msg = (
+            f"{views[0]} holds re-simulated views (jet_group): holding out every {every}-th "
+            "jet would put views of one hard process on both sides of the split; give "
+            "--val-data with other files (--objective contrastive splits by group)"
+        )
+        raise ValueError(msg)
     small = [str(p) for p in expand_paths(data) if count_entries(p) < every]
     if small:  # they give no validation jets: a class only in such files is not validated
         log.warning(

@@ -242,7 +242,9 @@ class ContrastiveObjective:
         if train_source.nominal_jets() == 0:
             msg = f"no groups of two or more views to train on in {', '.join(config.data)}"
             raise ValueError(msg)
-        train_source.batches_per_epoch(config.batch_size, 0)  # a batch too small: said now
+        # A batch too small for two groups: said now, for validation too (its groups may be larger).
+        train_source.batches_per_epoch(config.batch_size, 0)
+        val_source.batches_per_epoch(config.batch_size, 0)
         return train_source, val_source
 
     def build(self, config: ModelConfig) -> torch.nn.Module:

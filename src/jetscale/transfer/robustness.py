@@ -64,17 +64,34 @@ class ShiftSummary:
     mean_abs: float
 
     @classmethod
-    def of(cls, shifts: np.ndarray) -> ShiftSummary:
-        """The summary of an array of shifts."""
+    def of(cls, shifts: np.ndarray, clusters: np.ndarray | None = None) -> ShiftSummary:
+        """The summary of an array of shifts.
+
+        ``clusters`` (one id per shift: its reference view) makes ``mean_error``
+        the cluster-robust standard error, sqrt(G/(G-1) sum_g (sum_{i in g} d_i)^2) / n
+        over G clusters with d_i the deviations from the mean: shifts that share a
+        reference view (a variation twice in a group) are correlated, and
+        ``std / sqrt(n)`` would understate the error. With one shift per cluster it
+        is exactly ``std / sqrt(n)``.
+        """
         n = len(shifts)
         if n == 0:
             return cls(0, math.nan, math.nan, math.nan, math.nan)
         std = float(np.std(shifts, ddof=1)) if n > 1 else math.nan
+        mean = float(np.mean(shifts))
+        error = std / math.sqrt(n)
+        if clusters is not None and n > 1:
+            _, cluster = np.unique(clusters, return_inverse=True)
+            per_cluster = np.bincount(cluster.reshape(-1), weights=shifts - mean)
+            g = len(per_cluster)
+            error = (
+                math.sqrt(g / (g - 1) * float(np.sum(per_cluster**2))) / n if g > 1 else math.nan
+            )
         return cls(
             pairs=n,
-            mean=float(np.mean(shifts)),
+            mean=mean,
             std=std,
-            mean_error=std / math.sqrt(n),
+            mean_error=error,
             mean_abs=float(np.mean(np.abs(shifts))),
         )
 
@@ -89,14 +106,17 @@ class VariationSensitivity:
     background_shifts: np.ndarray  # (pairs,) of background jets
     auc: float  # signal vs background on this variation's views (NaN: a class absent)
     auc_reference: float  # on the reference views of the same groups
+    #: the reference jet of each shift (its cluster for the standard error)
+    signal_references: np.ndarray | None = None
+    background_references: np.ndarray | None = None
 
     @property
     def signal(self) -> ShiftSummary:
-        return ShiftSummary.of(self.signal_shifts)
+        return ShiftSummary.of(self.signal_shifts, self.signal_references)
 
     @property
     def background(self) -> ShiftSummary:
-        return ShiftSummary.of(self.background_shifts)
+        return ShiftSummary.of(self.background_shifts, self.background_references)
 
     @property
     def delta_auc(self) -> float:
@@ -256,6 +276,8 @@ def variation_sensitivity(
                 background_shifts=shifts[~signal],
                 auc=roc_auc(scores[jets], is_signal[jets]),
                 auc_reference=roc_auc(scores[unique_refs], is_signal[unique_refs]),
+                signal_references=refs[signal],
+                background_references=refs[~signal],
             )
         )
     with_reference = int((reference >= 0).sum())
