@@ -336,6 +336,7 @@ def test_a_contrastive_run_learns_and_describes_its_backbone(files: dict, pretra
         "name": "contrastive",
         "temperature": 0.2,
         "projection_dim": 8,
+        "random_directions": True,  # the default
     }
     checkpoint = load_checkpoint(pretrained / "last.pt")
     assert checkpoint["data_order"] == GROUP_ORDER
@@ -407,9 +408,10 @@ def test_the_command_line(files: dict, tmp_path: Path) -> None:
     from jetscale.cli import build_parser
 
     defaults = build_parser().parse_args(["pretrain", "--data", "x", "--out", "y"])
-    assert (defaults.temperature, defaults.projection_dim) == (
+    assert (defaults.temperature, defaults.projection_dim, defaults.random_directions) == (
         DEFAULT_TEMPERATURE,
         DEFAULT_PROJECTION_DIM,
+        True,
     )
     out = tmp_path / "cli"
     argv = [sys.executable, "-m", "jetscale.cli", "pretrain", "--objective", "contrastive"]
@@ -417,12 +419,18 @@ def test_the_command_line(files: dict, tmp_path: Path) -> None:
     argv += ["--feature-set", "kin", "--max-particles", "16", "--d-model", "16", "--layers", "1"]
     argv += ["--heads", "2", "--class-layers", "1", "--batch-size", "30", "--epochs", "1"]
     argv += ["--eval-every", "3", "--temperature", "0.3", "--projection-dim", "4"]
+    argv += ["--no-random-directions"]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     line = json.loads(result.stdout)
     assert line["step"] == 7 and np.isfinite(line["val_contrastive_loss"])  # 70 groups / 10
     described = json.loads((out / BACKBONE_NAME).read_text())["objective"]
-    assert described == {"name": "contrastive", "temperature": 0.3, "projection_dim": 4}
+    assert described == {
+        "name": "contrastive",
+        "temperature": 0.3,
+        "projection_dim": 4,
+        "random_directions": False,
+    }
 
 
 @pytest.mark.slow

@@ -58,6 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="width of the contrastive projection head's output, discarded after pretraining "
         "(default: %(default)s)",
     )
+    pretraining.add_argument(
+        "--random-directions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="contrastive: rotate every view about the beam and boost it along the beam to a "
+        "random jet direction (another jet's rapidity), so views cannot be matched by the "
+        "direction they share; --no-random-directions trains on the views as written "
+        "(default: on)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             decoder_layers=args.decoder_layers,
             temperature=args.temperature,
             projection_dim=args.projection_dim,
+            random_directions=args.random_directions,
         )
     print(json.dumps(line, indent=2))
     train_command.report_data_quality(Path(config.out), "pretrain")

@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import awkward as ak
 import numpy as np
@@ -62,12 +62,16 @@ from jetscale.io.errors import JetFileError
 from jetscale.io.interleave import holdout_every
 from jetscale.io.jetclass import iterate_jetclass
 from jetscale.train.data import Batch, trimmed
+from jetscale.train.view_directions import randomise_directions
 
 #: The order of a grouped training stream, stored in checkpoints (see
 #: :data:`~jetscale.train.data.DATA_ORDER`): groups interleaved over files, whole groups per batch.
 GROUP_ORDER = "groups-interleaved-1"
 #: Jets per read of a file (entries): views of a group sit within a few entries.
 READ_STEP_JETS = 10_000
+_Item = TypeVar("_Item")
+#: The key of the validation set's random directions (training keys are (seed, epoch)).
+VALIDATION_DIRECTIONS_KEY = (0x5EED, 0)
 
 
 def groups_per_batch(batch_size: int, views: int) -> int:
@@ -286,6 +290,9 @@ class GroupSource:
     holdout_every: int | None = None  # hold out every k-th group of each file ...
     take_holdout: bool = False  # ... and yield those instead of the others
     chunk_jets: int = 20_000
+    #: Every view rotated and boosted to a random direction before its features are built
+    #: (:mod:`jetscale.train.view_directions`): the views of a group then share no direction.
+    random_directions: bool = False
     data_order: ClassVar[str] = GROUP_ORDER
     weights: ClassVar[None] = None  # no per-jet loss weights (the loop's protocol asks)
     _cache: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
@@ -353,7 +360,7 @@ class GroupSource:
         single-view groups left out.
         """
         per_batch = groups_per_batch(batch_size, self.views())
-        for window, (x, mask, sizes) in enumerate(self._built_windows(report)):
+        for window, (x, mask, sizes) in enumerate(self._built_windows(report, (seed, epoch))):
             order = np.arange(len(sizes))
             if shuffle:
                 np.random.default_rng([seed, epoch, window]).shuffle(order)
@@ -365,9 +372,13 @@ class GroupSource:
                 yield trimmed(x[rows], mask[rows], label)
 
     def load_all(self, report: QualityReport | None = None) -> Batch:
-        """Every group in memory (the fixed validation set); ``label`` numbers the groups."""
+        """Every group in memory (the fixed validation set); ``label`` numbers the groups.
+
+        With :attr:`random_directions` the directions are drawn once, the same for
+        every evaluation (and every run), so validation losses compare.
+        """
         xs, masks, counts = [], [], []
-        for x, mask, sizes in self._built_windows(report):
+        for x, mask, sizes in self._built_windows(report, VALIDATION_DIRECTIONS_KEY):
             xs.append(x)
             masks.append(mask)
             counts.append(sizes)
@@ -395,29 +406,41 @@ class GroupSource:
         )
 
     def _built_windows(
-        self, report: QualityReport | None
+        self, report: QualityReport | None, key: tuple[int, ...]
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Features (N, P, F), mask (N, P) and group sizes (G,) of each window, groups in order.
 
-        A source of one window (U <= chunk_jets) is read and built once and kept,
-        as :class:`~jetscale.train.data.JetSource` keeps a small source.
+        A source of one window (U <= chunk_jets) is read once and kept, as
+        :class:`~jetscale.train.data.JetSource` keeps a small source: its features,
+        or with :attr:`random_directions` its jets, whose features are built again
+        for each ``key`` (seed, epoch) with the directions of the generator seeded
+        by (``key``, window).
         """
         if report is not None:
             report.single_view_groups += self.single_view_groups
         plan = self.plan()
-        small = len(plan.windows) <= 2
-        if small and "windows" in self._cache:
-            yield from self._cache["windows"]
+        if not self.random_directions:
+            yield from self._kept(
+                "features",
+                lambda: (
+                    (*build_features(jets, self.feature_set, self.max_particles), sizes)
+                    for jets, sizes in self._windows(plan, report)
+                ),
+            )
             return
-        built = (
-            (*build_features(jets, self.feature_set, self.max_particles), sizes)
-            for jets, sizes in self._windows(plan, report)
-        )
-        if not small:
-            yield from built
-            return
-        self._cache["windows"] = kept = list(built)  # kept only once complete
-        yield from kept
+        windows = self._kept("jets", lambda: self._windows(plan, report))
+        for window, (jets, sizes) in enumerate(windows):
+            moved = randomise_directions(jets, np.random.default_rng([*key, window]))
+            yield (*build_features(moved, self.feature_set, self.max_particles), sizes)
+
+    def _kept(self, name: str, make: Callable[[], Iterator[_Item]]) -> Iterable[_Item]:
+        """``make()``'s windows; those of a source of one window kept under ``name`` once complete."""
+        if len(self.plan().windows) > 2:
+            return make()
+        if name not in self._cache:
+            self._cache[name] = list(make())
+        kept: list[_Item] = self._cache[name]
+        return kept
 
     def _windows(
         self, plan: GroupPlan, report: QualityReport | None
@@ -471,6 +494,7 @@ def group_sources(
     val_fraction: float,
     val_max_jets: int,
     chunk_jets: int,
+    random_directions: bool = False,
 ) -> tuple[GroupSource, GroupSource]:
     """Training and validation sources of whole groups: separate files, or every k-th group held out.
 
@@ -480,7 +504,16 @@ def group_sources(
     def source(
         paths: Sequence[str], limit: int | None, every: int | None, held: bool
     ) -> GroupSource:
-        return GroupSource(tuple(paths), feature_set, max_particles, limit, every, held, chunk_jets)
+        return GroupSource(
+            tuple(paths),
+            feature_set,
+            max_particles,
+            limit,
+            every,
+            held,
+            chunk_jets,
+            random_directions,
+        )
 
     if val_data:
         train, val = (

@@ -210,6 +210,9 @@ class ContrastiveObjective:
 
     temperature: float = DEFAULT_TEMPERATURE
     projection_dim: int = DEFAULT_PROJECTION_DIM
+    #: Every view turned to a random direction (:mod:`jetscale.train.view_directions`),
+    #: so that groups cannot be matched by where their jets point.
+    random_directions: bool = True
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -238,6 +241,7 @@ class ContrastiveObjective:
             config.val_fraction,
             config.val_max_jets,
             config.chunk_jets,
+            self.random_directions,
         )
         if train_source.nominal_jets() == 0:
             msg = f"no groups of two or more views to train on in {', '.join(config.data)}"
@@ -324,6 +328,7 @@ class ContrastiveObjective:
             "name": self.name,
             "temperature": self.temperature,
             "projection_dim": self.projection_dim,
+            "random_directions": self.random_directions,
         }
 
 
@@ -356,6 +361,7 @@ def objective_for(
     seed: int = 1,
     temperature: float = DEFAULT_TEMPERATURE,
     projection_dim: int = DEFAULT_PROJECTION_DIM,
+    random_directions: bool = True,
 ) -> Supervised | MaskedObjective | ContrastiveObjective:
     """The loop's objective for a pretraining objective name (each takes its own settings)."""
     if name not in OBJECTIVES:
@@ -364,7 +370,7 @@ def objective_for(
     if name == "supervised":
         return Supervised()
     if name == "contrastive":
-        return ContrastiveObjective(temperature, projection_dim)
+        return ContrastiveObjective(temperature, projection_dim, random_directions)
     return MaskedObjective(name == "supervised+mpm", fraction, regression, decoder_layers, seed)
 
 
@@ -378,11 +384,12 @@ def pretrain(
     stop_after_steps: int | None = None,
     temperature: float = DEFAULT_TEMPERATURE,
     projection_dim: int = DEFAULT_PROJECTION_DIM,
+    random_directions: bool = True,
 ) -> dict[str, Any]:
     """Pretrain (or resume) a backbone in ``config.out``; returns the last metrics line.
 
     ``fraction``, ``regression`` and ``decoder_layers`` set ``mpm``;
-    ``temperature`` and ``projection_dim`` set ``contrastive``. Writes
+    ``temperature``, ``projection_dim`` and ``random_directions`` set ``contrastive``. Writes
     ``backbone.json`` (what the backbone is and saw) once the run is done.
     """
     chosen = objective_for(
@@ -393,6 +400,7 @@ def pretrain(
         config.seed,
         temperature,
         projection_dim,
+        random_directions,
     )
     line = train(config, resume, stop_after_steps, objective=chosen)
     if stop_after_steps is None and int(os.environ.get("RANK", "0")) == 0:
