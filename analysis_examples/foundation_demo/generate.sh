@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The foundation-model demo's data (about 12 minutes on 2 cores): Pythia 8 + FastJet jets,
+# The foundation-model demo's data (about 7 minutes on 2 cores): Pythia 8 + FastJet jets,
 #   bash analysis_examples/foundation_demo/generate.sh [OUT]
 # * pretrain: JetClass's ten classes on the CMS card, 1,000 jets each (the backbones' data);
 # * xbb:      a new signal, X(60 GeV) -> bb, and QCD on the CMS card, 5,500 each (task (i));
