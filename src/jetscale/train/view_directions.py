@@ -50,30 +50,14 @@ def randomise_directions(jets: ak.Array, rng: np.random.Generator) -> ak.Array:
     n = len(jets)
     if n == 0:
         return jets
-    jet = ak.zip(
-        {
-            "pt": np.asarray(jets["pt"], np.float64),
-            "eta": np.asarray(jets["eta"], np.float64),
-            "phi": np.asarray(jets["phi"], np.float64),
-            "energy": np.asarray(jets["energy"], np.float64),
-        },
-        with_name="Momentum4D",
-    )
+    jet = _lorentz_vectors(jets, ("pt", "eta", "phi", "energy"))
     rapidity = ak.to_numpy(jet.rapidity)
     angle = rng.uniform(-np.pi, np.pi, n)
     beta = np.tanh(rapidity[rng.permutation(n)] - rapidity)
     moved_jet = jet.rotateZ(angle).boostZ(beta=beta)
 
     parts = jets["constituents"]
-    four = ak.zip(
-        {
-            "px": ak.values_astype(parts["px"], np.float64),
-            "py": ak.values_astype(parts["py"], np.float64),
-            "pz": ak.values_astype(parts["pz"], np.float64),
-            "energy": ak.values_astype(parts["energy"], np.float64),
-        },
-        with_name="Momentum4D",
-    )
+    four = _lorentz_vectors(parts, ("px", "py", "pz", "energy"))
     moved = four.rotateZ(ak.Array(angle)).boostZ(beta=ak.Array(beta))
     as32 = np.float32
     constituents = ak.with_field(parts, ak.values_astype(moved.px, as32), "px")
@@ -92,3 +76,11 @@ def randomise_directions(jets: ak.Array, rng: np.random.Generator) -> ak.Array:
     ):
         out = ak.with_field(out, ak.values_astype(ak.Array(values), as32), field)
     return out
+
+
+def _lorentz_vectors(record: ak.Array, fields: tuple[str, str, str, str]) -> ak.Array:
+    """``vector`` four-vectors of four fields of ``record``, in float64 (the readers give float32)."""
+    return ak.zip(
+        {field: ak.values_astype(record[field], np.float64) for field in fields},
+        with_name="Momentum4D",
+    )
