@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="contrastive: rotate every view about the beam and boost it along the beam to a "
         "random jet direction (another jet's rapidity), so views cannot be matched by the "
         "direction they share; --no-random-directions trains on the views as written "
-        "(default: on)",
+        "(default: %(default)s)",
     )
 
 
