@@ -136,6 +136,14 @@ def test_directions_are_the_data_s_own_and_new() -> None:
     assert not ak.all(other["constituents"]["px"] == moved["constituents"]["px"])
 
 
+def test_a_jet_without_a_rapidity_is_named() -> None:
+    jets = massive_jets(5, seed=3)
+    energy = ak.to_numpy(jets["energy"]).copy()
+    energy[2] = 0.5 * float(jets["pt"][2]) * abs(np.sinh(float(jets["eta"][2])))  # half of abs(pz)
+    with pytest.raises(ValueError, match=r"1 jet\(s\) without a rapidity .* e\.g\. jet 2"):
+        randomise_directions(ak.with_field(jets, energy, "energy"), np.random.default_rng(0))
+
+
 def write_groups(path: Path, jets: ak.Array, views: int) -> Path:
     """Each jet of ``jets`` written ``views`` times as one group (identical views)."""
     owner = np.repeat(np.arange(len(jets)), views)

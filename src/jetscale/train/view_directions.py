@@ -52,29 +52,32 @@ def randomise_directions(jets: ak.Array, rng: np.random.Generator) -> ak.Array:
         return jets
     jet = _lorentz_vectors(jets, ("pt", "eta", "phi", "energy"))
     rapidity = ak.to_numpy(jet.rapidity)
+    if not np.isfinite(rapidity).all():  # energy <= |pz|: nothing to boost to another rapidity
+        bad = int(np.flatnonzero(~np.isfinite(rapidity))[0])
+        msg = (
+            f"{int((~np.isfinite(rapidity)).sum())} jet(s) without a rapidity (energy <= |pz|), "
+            f"e.g. jet {bad}: pt {jets['pt'][bad]}, eta {jets['eta'][bad]}, "
+            f"energy {jets['energy'][bad]}"
+        )
+        raise ValueError(msg)
     angle = rng.uniform(-np.pi, np.pi, n)
     beta = np.tanh(rapidity[rng.permutation(n)] - rapidity)
     moved_jet = jet.rotateZ(angle).boostZ(beta=beta)
+    jet_eta = ak.to_numpy(moved_jet.eta)
 
     parts = jets["constituents"]
-    four = _lorentz_vectors(parts, ("px", "py", "pz", "energy"))
-    moved = four.rotateZ(ak.Array(angle)).boostZ(beta=ak.Array(beta))
-    as32 = np.float32
-    constituents = ak.with_field(parts, ak.values_astype(moved.px, as32), "px")
-    constituents = ak.with_field(constituents, ak.values_astype(moved.py, as32), "py")
-    constituents = ak.with_field(constituents, ak.values_astype(moved.pz, as32), "pz")
-    constituents = ak.with_field(constituents, ak.values_astype(moved.E, as32), "energy")
+    moved = _lorentz_vectors(parts, ("px", "py", "pz", "energy"))
+    moved = moved.rotateZ(ak.Array(angle)).boostZ(beta=ak.Array(beta))
+    changed = {"px": moved.px, "py": moved.py, "pz": moved.pz, "energy": moved.E}
     if "deta" in parts.fields:
-        deta = moved.eta - ak.Array(ak.to_numpy(moved_jet.eta))
-        constituents = ak.with_field(constituents, ak.values_astype(deta, as32), "deta")
+        changed["deta"] = moved.eta - ak.Array(jet_eta)
+    constituents = parts
+    for field, values in changed.items():
+        constituents = ak.with_field(constituents, ak.values_astype(values, np.float32), field)
 
     out = ak.with_field(jets, constituents, "constituents")
-    for field, values in (
-        ("eta", moved_jet.eta),
-        ("phi", moved_jet.phi),
-        ("energy", moved_jet.E),
-    ):
-        out = ak.with_field(out, ak.values_astype(ak.Array(values), as32), field)
+    for field, column in (("eta", jet_eta), ("phi", moved_jet.phi), ("energy", moved_jet.E)):
+        out = ak.with_field(out, np.asarray(column, np.float32), field)
     return out
 
 

@@ -430,7 +430,11 @@ class GroupSource:
             return
         windows = self._kept("jets", lambda: self._windows(plan, report))
         for window, (jets, sizes) in enumerate(windows):
-            moved = randomise_directions(jets, np.random.default_rng([*key, window]))
+            try:
+                moved = randomise_directions(jets, np.random.default_rng([*key, window]))
+            except ValueError as err:
+                msg = f"{', '.join(self.paths)}: random directions: {err}"
+                raise ValueError(msg) from err
             yield (*build_features(moved, self.feature_set, self.max_particles), sizes)
 
     def _kept(self, name: str, make: Callable[[], Iterator[_Item]]) -> Iterable[_Item]:
